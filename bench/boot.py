@@ -1,0 +1,64 @@
+"""Time from nothing to a conformance-ready embedded cluster (cached binaries).
+
+Conformance-ready: etcd, apiserver, controller-manager, scheduler and the simulated node up,
+agent-sandbox CRDs Established, controller healthy. Binaries are resolved (and built, if the
+cache is cold) first; that build time is printed separately. Last line: ``boot_seconds=<median>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.providers import ProviderSettings, get_provider
+from pytest_openshell.providers.embedded import CONTROL_PLANE
+from pytest_openshell.toolchain import Resolver, load_pins
+
+
+def warm_cache(lane: str | None) -> float:
+    pins = load_pins()
+    resolver = Resolver(progress=lambda m: print(m, file=sys.stderr))
+    t0 = time.monotonic()
+    built = False
+    for name in CONTROL_PLANE:
+        built |= resolver.resolve(pins.binary(name)).source == "built"
+    ctl = pins.lane(lane).module.binaries["agent-sandbox-controller"]
+    built |= resolver.resolve(ctl).source == "built"
+    elapsed = time.monotonic() - t0
+    if built:
+        print(f"cold_build_seconds={elapsed:.1f}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--provider", default="embedded")
+    parser.add_argument("--agent-sandbox-version", default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if args.provider != "embedded":
+        print(f"provider {args.provider} is not benchmarked by this version", file=sys.stderr)
+        return 2
+    try:
+        warm_cache(args.agent_sandbox_version)
+        samples = []
+        for i in range(args.runs):
+            provider = get_provider(args.provider, ProviderSettings(agent_sandbox_version=args.agent_sandbox_version),
+                                    lambda m: print(m, file=sys.stderr))
+            t0 = time.monotonic()
+            cluster = provider.acquire()
+            samples.append(time.monotonic() - t0)
+            provider.release()
+            print(f"run={i + 1} boot_seconds={samples[-1]:.2f} lane={cluster.agent_sandbox.version if cluster.agent_sandbox else '-'}")
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    print(f"boot_seconds={statistics.median(samples):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

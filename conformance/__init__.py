@@ -1,0 +1,1 @@
+"""Conformance suites shipped with pytest-openshell."""

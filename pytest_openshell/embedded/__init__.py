@@ -1,0 +1,1 @@
+"""The embedded offline cluster: real control-plane binaries supervised as host processes."""

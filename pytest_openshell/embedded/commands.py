@@ -1,0 +1,104 @@
+"""Command lines of the embedded cluster's components, each a pure function of the layout.
+
+Everything listens on 127.0.0.1 only. Flags that trade durability for speed (no fsync, no
+priority-and-fairness) are safe because an embedded cluster lives for one run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_openshell.embedded.layout import (
+    CLUSTER_DOMAIN,
+    LOOPBACK,
+    POD_CIDR,
+    SA_ISSUER,
+    SERVICE_CIDR,
+    Layout,
+)
+
+
+def etcd(binary: Path, lay: Layout) -> list[str]:
+    client = f"http://{LOOPBACK}:{lay.ports.etcd_client}"
+    peer = f"http://{LOOPBACK}:{lay.ports.etcd_peer}"
+    return [
+        str(binary),
+        "--name=default",
+        f"--data-dir={lay.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=default={peer}",
+        "--unsafe-no-fsync=true",
+        "--quota-backend-bytes=1073741824",
+        "--log-level=warn",
+    ]
+
+
+def kube_apiserver(binary: Path, lay: Layout) -> list[str]:
+    pki = lay.pki
+    return [
+        str(binary),
+        f"--etcd-servers=http://{LOOPBACK}:{lay.ports.etcd_client}",
+        f"--bind-address={LOOPBACK}",
+        f"--advertise-address={LOOPBACK}",
+        f"--secure-port={lay.ports.apiserver}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--service-account-issuer={SA_ISSUER}",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=RBAC",
+        "--allow-privileged=true",
+        # A loopback advertise address cannot be an Endpoints IP; nothing needs that Service.
+        "--endpoint-reconciler-type=none",
+        "--enable-priority-and-fairness=false",
+        # Its not-ready taint is lifted by the node lifecycle controller, which a simulated
+        # node without a kubelet lease has no use for (see kube_controller_manager).
+        "--disable-admission-plugins=TaintNodesByCondition",
+        "--profiling=false",
+        f"--cert-dir={pki}",
+        "--v=1",
+    ]
+
+
+def kube_controller_manager(binary: Path, lay: Layout) -> list[str]:
+    kubeconfig = lay.kubeconfig("controller-manager")
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        "--secure-port=0",
+        "--leader-elect=false",
+        f"--service-account-private-key-file={lay.pki / 'sa.key'}",
+        f"--root-ca-file={lay.pki / 'ca.crt'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--cluster-cidr={POD_CIDR}",
+        "--allocate-node-cidrs=false",
+        "--use-service-account-credentials=false",
+        # Embedded pods are simulated; evicting them for a missed heartbeat would be noise.
+        "--controllers=*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+        "--v=1",
+    ]
+
+
+def kube_scheduler(binary: Path, lay: Layout) -> list[str]:
+    kubeconfig = lay.kubeconfig("scheduler")
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        "--secure-port=0",
+        "--leader-elect=false",
+        "--v=1",
+    ]
+
+
+__all__ = ["CLUSTER_DOMAIN", "etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler"]

@@ -1,0 +1,75 @@
+"""agent-sandbox CRDs, read from the pinned Go module rather than a release download."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.toolchain.builder import find_go
+from pytest_openshell.toolchain.pins import Module
+
+CRD_FILES = (
+    "agents.x-k8s.io_sandboxes.yaml",
+    "extensions.agents.x-k8s.io_sandboxtemplates.yaml",
+    "extensions.agents.x-k8s.io_sandboxwarmpools.yaml",
+    "extensions.agents.x-k8s.io_sandboxclaims.yaml",
+)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def module_source_dir(module: Module) -> Path:
+    """The module's source in the Go module cache, downloading it if needed (``go mod download``)."""
+    go = find_go()
+    if go is None:
+        raise HarnessError(
+            f"the agent-sandbox {module.version} CRDs come from its Go module, and Go is not installed",
+            fix="install Go >= 1.26",
+        )
+    env = {**os.environ, "GOWORK": "off", "GOFLAGS": "-mod=readonly"}
+    out = subprocess.run(
+        [go, "mod", "download", "-json", f"{module.source}@{module.version}"],
+        cwd=module.dir, env=env, capture_output=True, text=True, timeout=600,
+    )
+    info = json.loads(out.stdout or "{}")
+    if out.returncode != 0 or "Dir" not in info:
+        raise HarnessError(
+            f"could not fetch {module.source}@{module.version} from the Go module proxy: "
+            f"{info.get('Error') or out.stderr.strip()}",
+            fix="check that the version exists on the proxy and GOPROXY is reachable",
+        )
+    return Path(info["Dir"])
+
+
+def load_crds(source_dir: Path) -> list[dict[str, Any]]:
+    crds = []
+    for name in CRD_FILES:
+        path = source_dir / "k8s" / "crds" / name
+        if not path.exists():
+            raise HarnessError(f"{path} is missing: this agent-sandbox version's layout is not supported")
+        crds.append(yaml.load(path.read_text(), Loader=_Loader))
+    return crds
+
+
+def point_conversion_at(crds: list[dict[str, Any]], url: str, ca_pem: bytes) -> list[dict[str, Any]]:
+    """Send conversion reviews to a host process instead of the in-cluster webhook Service."""
+    bundle = base64.b64encode(ca_pem).decode()
+    for crd in crds:
+        conversion = crd.get("spec", {}).get("conversion") or {}
+        if conversion.get("strategy") == "Webhook":
+            conversion["webhook"]["clientConfig"] = {"url": url, "caBundle": bundle}
+    return crds
+
+
+def served_versions(crd: dict[str, Any]) -> list[str]:
+    return [v["name"] for v in crd["spec"]["versions"] if v.get("served")]
+
+
+def has_conversion_webhook(crds: list[dict[str, Any]]) -> bool:
+    return any((c.get("spec", {}).get("conversion") or {}).get("strategy") == "Webhook" for c in crds)

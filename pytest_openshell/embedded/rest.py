@@ -1,0 +1,63 @@
+"""A minimal HTTPS client for the apiserver, used while booting.
+
+The supervisor needs a handful of calls (health, create, get) before anything else is up;
+importing the full Kubernetes client for that would cost more than the calls themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+class RestClient:
+    def __init__(self, server: str, ca: Path, cert: Path, key: Path, timeout: float = 10.0) -> None:
+        self.server = server.rstrip("/")
+        self.timeout = timeout
+        self._ctx = ssl.create_default_context(cafile=str(ca))
+        self._ctx.load_cert_chain(str(cert), str(key))
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.server + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, context=self._ctx, timeout=self.timeout) as resp:
+                raw = resp.read()
+                return resp.status, _decode(raw)
+        except urllib.error.HTTPError as err:
+            return err.code, _decode(err.read())
+
+    def healthy(self, path: str = "/readyz") -> bool:
+        try:
+            status, _ = self.request("GET", path)
+        except (OSError, ssl.SSLError):
+            return False
+        return status == 200
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST, treating AlreadyExists as success (boot steps are idempotent)."""
+        status, out = self.request("POST", path, body)
+        if status not in (200, 201, 202, 409):
+            raise RuntimeError(f"POST {path} -> {status}: {out}")
+        return out if isinstance(out, dict) else {}
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        status, out = self.request("GET", path)
+        if status == 404:
+            return None
+        if status != 200:
+            raise RuntimeError(f"GET {path} -> {status}: {out}")
+        return out if isinstance(out, dict) else None
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")

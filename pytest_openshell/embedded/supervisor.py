@@ -1,0 +1,151 @@
+"""The process that owns an embedded cluster's components.
+
+Started detached by the first pytest process that needs the cluster. It boots the components,
+publishes ``state.json``, then watches the registered client pids: when the last client is gone
+(released, crashed or killed with SIGKILL) it stops everything and removes the state dir, unless
+the cluster is kept. Components die with the supervisor (PDEATHSIG), so nothing outlives it.
+
+Files in the run dir: ``spec.json`` (in), ``events.jsonl`` (progress, ready, error), ``state.json``,
+``clients/<pid>``, ``supervisor.pid``, ``logs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pytest_openshell.embedded.boot import Booted, BootSpec, boot
+from pytest_openshell.embedded.layout import Layout, Ports
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.toolchain.cache import logs_dir
+
+WATCH_INTERVAL_S = 0.2
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def emit(run_dir: Path, kind: str, **data: Any) -> None:
+    with open(run_dir / "events.jsonl", "a") as f:
+        f.write(json.dumps({"event": kind, "t": time.time(), **data}) + "\n")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def live_clients(run_dir: Path) -> list[int]:
+    alive = []
+    for entry in (run_dir / "clients").glob("*"):
+        pid = int(entry.name)
+        if pid_alive(pid):
+            alive.append(pid)
+        else:
+            entry.unlink(missing_ok=True)
+    return alive
+
+
+def run(run_dir: Path) -> int:
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    spec_raw = json.loads((run_dir / "spec.json").read_text())
+    keep = bool(spec_raw.pop("keep", False))
+    ports = Ports()
+    if spec_raw.get("apiserver_port"):
+        ports.apiserver = int(spec_raw["apiserver_port"])
+    lay = Layout(run_dir, ports)
+    booted = Booted()
+    failed = False
+    try:
+        try:
+            boot(BootSpec(**spec_raw), lay, lambda msg: emit(run_dir, "progress", message=msg), booted)
+        except HarnessError as exc:
+            failed = True
+            _report_failure(str(exc).replace(str(lay.logs), str(logs_dir() / "last-failure")))
+            return 1
+        booted.state["supervisor_pid"] = os.getpid()
+        booted.state["keep"] = keep
+        tmp = run_dir / "state.json.tmp"
+        tmp.write_text(json.dumps(booted.state, indent=2))
+        os.replace(tmp, run_dir / "state.json")
+        emit(run_dir, "ready", **booted.state)
+        seen_client = False
+        while True:
+            clients = live_clients(run_dir)
+            seen_client = seen_client or bool(clients)
+            if not keep and seen_client and not clients:
+                return 0
+            if not keep and not seen_client and time.time() - (run_dir / "state.json").stat().st_mtime > 60:
+                return 0  # nobody ever attached
+            for comp in booted.components:
+                if not comp.alive():
+                    emit(run_dir, "component-died", component=comp.name, log=str(comp.log_file))
+            time.sleep(WATCH_INTERVAL_S)
+    except _Stop:
+        emit(run_dir, "stopping", message="signalled")
+        return 0
+    except Exception:
+        failed = True
+        _report_failure(traceback.format_exc())
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        booted.stop()
+        if failed:
+            _keep_logs(lay)
+        if not keep or failed:
+            _remove(run_dir)
+
+
+def _report_failure(message: str) -> None:
+    # stdout is a pipe the starting client reads after we exit; the run dir will be gone by then.
+    print(json.dumps({"event": "error", "message": message}), flush=True)
+
+
+def _keep_logs(lay: Layout) -> None:
+    # Error messages name these logs, so they must outlive the run dir.
+    dest = logs_dir() / "last-failure"
+    shutil.rmtree(dest, ignore_errors=True)
+    if lay.logs.exists():
+        shutil.copytree(lay.logs, dest)
+    if (lay.root / "events.jsonl").exists():
+        shutil.copy2(lay.root / "events.jsonl", dest / "events.jsonl")
+
+
+def _remove(run_dir: Path) -> None:
+    # events.jsonl goes last: clients read it to learn how the supervisor ended.
+    for child in run_dir.iterdir():
+        if child.name != "events.jsonl":
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+    (run_dir / "events.jsonl").unlink(missing_ok=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1])))

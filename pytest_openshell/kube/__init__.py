@@ -1,0 +1,1 @@
+"""Thin helpers over the official Kubernetes client: clients, watch-based waits, namespaces."""

@@ -1,0 +1,78 @@
+"""Command-line options, each with an ini equivalent, read through one accessor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.providers import PROVIDERS, ProviderSettings
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    ini: str
+    help: str
+    default: Any = None
+    type: Literal["string", "bool", "linelist"] = "string"
+    choices: tuple[str, ...] | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--openshell-cluster", "openshell_cluster", "cluster provider", "embedded", choices=PROVIDERS),
+    Option("--kubeconfig", "openshell_kubeconfig", "kubeconfig of an existing cluster (provider 'existing')"),
+    Option("--kube-context", "openshell_kube_context", "context in --kubeconfig to use"),
+    Option("--keep-cluster", "openshell_keep_cluster", "keep the cluster after the run and reuse a kept one", False, "bool"),
+    Option("--openshell-cluster-name", "openshell_cluster_name", "name of a kept cluster", "pytest-openshell"),
+    Option("--agent-sandbox-version", "agent_sandbox_version", "agent-sandbox lane to install (default: newest supported)"),
+    Option("--openshell-binary", "openshell_binaries", "NAME=PATH of a binary to use instead of resolving it (repeatable)", (), "linelist"),
+    Option("--openshell-apiserver-port", "openshell_apiserver_port", "fixed port for the embedded kube-apiserver"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("openshell", "OpenShell conformance")
+    for opt in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": opt.ini, "help": f"{opt.help} (ini: {opt.ini})", "default": None}
+        if opt.type == "bool":
+            kwargs["action"] = "store_true"
+        elif opt.type == "linelist":
+            kwargs["action"] = "append"
+        if opt.choices:
+            kwargs["choices"] = opt.choices
+        group.addoption(opt.flag, **kwargs)
+        parser.addini(opt.ini, opt.help, type=opt.type, default=opt.default)
+
+
+def get(config: pytest.Config, ini: str) -> Any:
+    """Command line beats ini beats the default."""
+    value = config.getoption(ini, default=None)
+    if value is not None and value is not False:
+        return value
+    return config.getini(ini)
+
+
+def provider_settings(config: pytest.Config) -> ProviderSettings:
+    binaries: dict[str, str] = {}
+    for item in get(config, "openshell_binaries") or ():
+        name, sep, path = str(item).partition("=")
+        if not sep or not name or not path:
+            raise HarnessError(f"--openshell-binary {item!r} is not NAME=PATH", fix="e.g. --openshell-binary etcd=/usr/local/bin/etcd")
+        binaries[name.strip()] = path.strip()
+    port = get(config, "openshell_apiserver_port")
+    kubeconfig = get(config, "openshell_kubeconfig")
+    workerinput = getattr(config, "workerinput", None)
+    return ProviderSettings(
+        kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
+        context=get(config, "openshell_kube_context") or None,
+        keep_cluster=bool(get(config, "openshell_keep_cluster")),
+        cluster_name=get(config, "openshell_cluster_name") or "pytest-openshell",
+        agent_sandbox_version=get(config, "agent_sandbox_version") or None,
+        binaries=binaries,
+        apiserver_port=int(port) if port else None,
+        run_id=workerinput["testrunuid"] if workerinput else None,
+    )

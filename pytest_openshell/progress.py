@@ -1,0 +1,23 @@
+"""Progress lines that reach the terminal even while pytest captures output."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+def terminal_progress(config: pytest.Config):  # type: ignore[no-untyped-def]
+    capman = config.pluginmanager.getplugin("capturemanager")
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    prefix = f"[openshell {worker}] " if worker else "[openshell] "
+
+    def write(message: str) -> None:
+        if capman is not None:
+            with capman.global_and_fixture_disabled():
+                sys.stderr.write(prefix + message + "\n")
+                sys.stderr.flush()
+        else:
+            sys.stderr.write(prefix + message + "\n")
+
+    return write

@@ -1,0 +1,71 @@
+"""The one interface every cluster provider implements, and what a provider hands back."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Everything a provider may need from the command line / ini, already parsed."""
+
+    kubeconfig: Path | None = None
+    context: str | None = None
+    keep_cluster: bool = False
+    cluster_name: str = "pytest-openshell"
+    agent_sandbox_version: str | None = None
+    binaries: dict[str, str] = field(default_factory=dict)
+    apiserver_port: int | None = None
+    run_id: str | None = None  # shared by all pytest-xdist workers of one run
+
+
+@dataclass(frozen=True)
+class AgentSandbox:
+    """The installed agent-sandbox lane and what it serves."""
+
+    version: str
+    api_versions: dict[str, list[str]]  # kind -> served versions, storage version first
+    controller_metrics: str | None = None
+    controller_log: str | None = None
+
+    def served(self, kind: str = "Sandbox") -> list[str]:
+        return self.api_versions.get(kind, [])
+
+    def preferred(self, kind: str = "Sandbox") -> str:
+        """The version OpenShell would pick: v1beta1 when served, else v1alpha1."""
+        served = self.served(kind)
+        return "v1beta1" if "v1beta1" in served else served[0]
+
+
+@dataclass
+class Cluster:
+    provider: str
+    kubeconfig: Path
+    server: str
+    server_version: str
+    node_mode: str  # "simulated" (kwok) or "real" (kubelet)
+    agent_sandbox: AgentSandbox | None = None
+    logs: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ClusterProvider(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, settings: ProviderSettings, progress: Progress) -> None:
+        self.settings = settings
+        self.progress = progress
+
+    @abstractmethod
+    def acquire(self) -> Cluster:
+        """Boot or attach to the cluster, with agent-sandbox installed at the requested lane."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give the cluster back: tear it down unless kept or still used by another worker."""

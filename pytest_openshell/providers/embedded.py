@@ -1,0 +1,222 @@
+"""The default provider: an offline control plane of real binaries, run by a supervisor process.
+
+The pytest side resolves (or builds) binaries, then starts or joins the supervisor for its run
+dir. All pytest-xdist workers of one run share a run dir, so they share one cluster; a file lock
+makes the first one boot it and the last one wait for its teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from pytest_openshell.embedded import crds
+from pytest_openshell.embedded.supervisor import live_clients, pid_alive
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.kube.client import server_version
+from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider
+from pytest_openshell.toolchain import Resolver, load_pins
+from pytest_openshell.toolchain.cache import cache_root
+
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+BOOT_TIMEOUT_S = 240.0
+TEARDOWN_TIMEOUT_S = 30.0
+POLL_S = 0.05
+
+
+def runs_base() -> Path:
+    base = Path(tempfile.gettempdir()) / f"pytest-openshell-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    return base
+
+
+class EmbeddedProvider(ClusterProvider):
+    name = "embedded"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._run_dir: Path | None = None
+        self._supervisor: subprocess.Popen[bytes] | None = None
+        self._keep = False
+
+    # -- locating the run ---------------------------------------------------------------------
+    def _choose_run_dir(self, lane: str) -> Path:
+        s = self.settings
+        if s.keep_cluster:
+            return cache_root() / "clusters" / f"{s.cluster_name}-{lane}"
+        if s.run_id:
+            return runs_base() / f"run-{s.run_id}"
+        return Path(tempfile.mkdtemp(prefix="run-", dir=runs_base()))
+
+    def acquire(self) -> Cluster:
+        pins = load_pins()
+        lane = pins.lane(self.settings.agent_sandbox_version)
+        resolver = Resolver(self.settings.binaries, progress=self.progress)
+        binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in CONTROL_PLANE}
+        binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
+        crd_source = crds.module_source_dir(lane.module)
+        spec = {
+            "binaries": binaries,
+            "lane": lane.version,
+            "lane_api_versions": list(lane.api_versions),
+            "crd_source_dir": str(crd_source),
+            "apiserver_port": self.settings.apiserver_port,
+            "keep": self.settings.keep_cluster,
+        }
+        self._keep = self.settings.keep_cluster
+        run_dir = self._choose_run_dir(lane.version)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._run_dir = run_dir
+        with FileLock(str(run_dir) + ".lock"):
+            state = self._joinable_state(run_dir)
+            if state is None:
+                state = self._start(run_dir, spec)
+            else:
+                self._register(run_dir)
+                self.progress(f"joined embedded cluster at {state['server']} ({run_dir})")
+        return self._cluster(state)
+
+    def _joinable_state(self, run_dir: Path) -> dict[str, Any] | None:
+        state_file = run_dir / "state.json"
+        if not state_file.exists():
+            return None
+        state: dict[str, Any] = json.loads(state_file.read_text())
+        if pid_alive(int(state["supervisor_pid"])):
+            return state
+        shutil.rmtree(run_dir, ignore_errors=True)  # a kept cluster whose supervisor is gone
+        return None
+
+    def _register(self, run_dir: Path) -> None:
+        (run_dir / "clients").mkdir(parents=True, exist_ok=True)
+        (run_dir / "clients" / str(os.getpid())).touch()
+
+    def _start(self, run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        (run_dir / "spec.json").write_text(json.dumps(spec, indent=2))
+        self._register(run_dir)
+        self.progress(f"booting embedded cluster (agent-sandbox {spec['lane']}) in {run_dir}")
+        self._supervisor = subprocess.Popen(
+            [sys.executable, "-m", "pytest_openshell.embedded.supervisor", str(run_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal Ctrl-C reaches us, and we stop it in order
+        )
+        try:
+            return self._await_ready(run_dir)
+        except BaseException:
+            self._stop_supervisor()
+            raise
+
+    def _await_ready(self, run_dir: Path) -> dict[str, Any]:
+        assert self._supervisor is not None
+        events = run_dir / "events.jsonl"
+        offset = 0
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        while True:
+            if events.exists():
+                with open(events) as f:
+                    f.seek(offset)
+                    for line in f:
+                        if not line.endswith("\n"):
+                            break
+                        offset += len(line)
+                        event = json.loads(line)
+                        if event["event"] == "progress":
+                            self.progress("  " + event["message"])
+                        elif event["event"] == "ready":
+                            self.progress(f"embedded cluster ready in {event['boot_seconds']:.1f}s at {event['server']}")
+                            return json.loads((run_dir / "state.json").read_text())
+            if self._supervisor.poll() is not None:
+                raise HarnessError(self._failure_message())
+            if time.monotonic() > deadline:
+                raise HarnessError(f"embedded cluster did not boot within {BOOT_TIMEOUT_S:.0f}s", fix=f"see logs in {run_dir / 'logs'}")
+            time.sleep(POLL_S)
+
+    def _failure_message(self) -> str:
+        assert self._supervisor is not None and self._supervisor.stdout is not None
+        for line in self._supervisor.stdout.read().decode(errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "error":
+                return "embedded cluster failed to boot: " + str(event["message"]).strip()
+        return f"embedded cluster supervisor exited with code {self._supervisor.returncode} before it was ready"
+
+    def _cluster(self, state: dict[str, Any]) -> Cluster:
+        kubeconfig = Path(state["kubeconfig"])
+        return Cluster(
+            provider=self.name,
+            kubeconfig=kubeconfig,
+            server=state["server"],
+            server_version=server_version(kubeconfig),
+            node_mode="simulated",
+            agent_sandbox=AgentSandbox(
+                version=state["lane"],
+                api_versions=state["api_versions"],
+                controller_metrics=state["controller_metrics"],
+                controller_log=state["logs"].get("agent-sandbox-controller"),
+            ),
+            logs=state["logs"],
+            details={"run_dir": str(self._run_dir), "boot_seconds": state["boot_seconds"], "kept": state.get("keep", False)},
+        )
+
+    # -- giving it back -----------------------------------------------------------------------
+    def release(self) -> None:
+        run_dir = self._run_dir
+        if run_dir is None:
+            return
+        lock_path = str(run_dir) + ".lock"
+        with FileLock(lock_path):
+            (run_dir / "clients" / str(os.getpid())).unlink(missing_ok=True)
+            last = not live_clients(run_dir) if run_dir.exists() else True
+            if last and not self._keep:
+                self._await_teardown(run_dir)
+        if last and not self._keep:
+            Path(lock_path).unlink(missing_ok=True)
+        self._run_dir = None
+
+    def _await_teardown(self, run_dir: Path) -> None:
+        state_file = run_dir / "state.json"
+        pid = None
+        if self._supervisor is not None:
+            pid = self._supervisor.pid
+        elif state_file.exists():
+            pid = int(json.loads(state_file.read_text())["supervisor_pid"])
+        deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
+        while pid is not None and pid_alive(pid):
+            if self._supervisor is not None and self._supervisor.poll() is not None:
+                break
+            if time.monotonic() > deadline:
+                self._stop_supervisor(pid)
+                break
+            time.sleep(POLL_S)
+
+    def _stop_supervisor(self, pid: int | None = None) -> None:
+        pid = pid or (self._supervisor.pid if self._supervisor else None)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
+        while pid_alive(pid) and time.monotonic() < deadline:
+            if self._supervisor is not None and self._supervisor.poll() is not None:
+                return
+            time.sleep(POLL_S)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
