@@ -5,6 +5,7 @@ Fixtures are thin: they ask a provider or a factory for the thing and hand back 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -14,9 +15,13 @@ from kubernetes import client as k8s
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.kube.namespaces import NamespaceFactory
-from pytest_openshell.options import get, provider_settings
+from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, get_provider
+from pytest_openshell.results.model import PROPERTY_UNSUPPORTED
+from pytest_openshell.suite import ConformanceTest, Selection
+from pytest_openshell.suite.context import StepHook, SuiteContext
+from pytest_openshell.suite.timeouts import SuiteConfig, load_config
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +75,39 @@ def namespace(request: pytest.FixtureRequest, namespace_factory: NamespaceFactor
 
 
 CLUSTER_KEY = pytest.StashKey[Cluster]()
+
+
+@pytest.fixture(scope="session")
+def suite_config(request: pytest.FixtureRequest) -> SuiteConfig:
+    """Timeouts, budgets and suite sizes from defaults, --openshell-timeouts and NAME=VALUE options."""
+    config = request.config
+    try:
+        return load_config(get(config, "openshell_timeouts_file") or None, csv(config, "openshell_timeouts"),
+                           csv(config, "openshell_budgets"), csv(config, "openshell_sizes"))
+    except HarnessError as exc:
+        pytest.exit(f"pytest-openshell: {exc}", returncode=4)
+
+
+@pytest.fixture
+def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox: AgentSandbox, k8s_api: k8s.ApiClient,
+                namespace_factory: NamespaceFactory, suite_config: SuiteConfig) -> Iterator[SuiteContext]:
+    """The context of one conformance test; parametrize it (indirectly) with ConformanceTest records."""
+    record: ConformanceTest = request.param
+    selection: Selection = request.config.stash[SELECTION_KEY]
+    verdict = selection.verdict(record)
+    if not verdict.run:
+        if verdict.unsupported:
+            request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))
+        pytest.skip(verdict.reason)
+    name = namespace_factory.create(record.short_name)
+    ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
+                       step_hook=request.config.stash.get(STEP_HOOK_KEY, None))
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+        namespace_factory.delete(name)
+
+
+SELECTION_KEY = pytest.StashKey[Selection]()
+STEP_HOOK_KEY = pytest.StashKey[StepHook]()

@@ -31,7 +31,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("--agent-sandbox-version", "agent_sandbox_version", "agent-sandbox lane to install (default: newest supported)"),
     Option("--openshell-binary", "openshell_binaries", "NAME=PATH of a binary to use instead of resolving it (repeatable)", (), "linelist"),
     Option("--openshell-apiserver-port", "openshell_apiserver_port", "fixed port for the embedded kube-apiserver"),
+    Option("--openshell-profile", "openshell_profiles", "conformance profile to run (repeatable; default: all)", (), "linelist"),
+    Option("--openshell-features", "openshell_features", "comma-separated features the implementation claims (default: all)"),
+    Option("--openshell-skip-tests", "openshell_skip_tests", "comma-separated conformance test short names to skip"),
+    Option("--openshell-timeouts", "openshell_timeouts_file", "YAML file of wait timeouts (name: seconds)"),
+    Option("--openshell-timeout", "openshell_timeouts", "NAME=SECONDS wait timeout override (repeatable)", (), "linelist"),
+    Option("--openshell-budget", "openshell_budgets", "NAME=VALUE latency budget, e.g. warm_ready_p95_ms=1000 (repeatable)", (), "linelist"),
+    Option("--openshell-size", "openshell_sizes", "NAME=N suite size: warm_pool, claims, burst, cold_claims (repeatable)", (), "linelist"),
+    Option("--openshell-results-json", "openshell_results_json", "write the per-test results (outcomes, measurements) as JSON here"),
 )
+
+
+def csv(config: pytest.Config, ini: str) -> tuple[str, ...]:
+    """A comma- or line-separated option as a tuple; repeatable options are flattened."""
+    raw = get(config, ini)
+    items = raw if isinstance(raw, list | tuple) else [raw or ""]
+    return tuple(part.strip() for item in items for part in str(item).split(",") if part.strip())
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -1,15 +1,30 @@
-"""The pytest11 entry point: options and fixtures; hooks stay thin."""
+"""The pytest11 entry point: options, fixtures, and thin hooks that hand off to the engine."""
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
 
-from pytest_openshell.fixtures import agent_sandbox, cluster, k8s_api, namespace, namespace_factory
-from pytest_openshell.options import add_options
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.fixtures import (
+    SELECTION_KEY,
+    agent_sandbox,
+    cluster,
+    conformance,
+    k8s_api,
+    namespace,
+    namespace_factory,
+    suite_config,
+)
+from pytest_openshell.options import add_options, csv, get
+from pytest_openshell.results.collector import ResultsCollector
+from pytest_openshell.results.model import PROPERTY_TEST
+from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
 
-__all__ = ["agent_sandbox", "cluster", "k8s_api", "namespace", "namespace_factory"]
+__all__ = ["agent_sandbox", "cluster", "conformance", "k8s_api", "namespace", "namespace_factory", "suite_config"]
+COLLECTOR = "openshell-results"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,3 +39,31 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    config.addinivalue_line("markers", "openshell_conformance: a conformance test record")
+    if not hasattr(config, "workerinput"):  # xdist workers forward their reports to the controller
+        config.pluginmanager.register(ResultsCollector(config, get(config, "openshell_results_json") or None), COLLECTOR)
+
+
+def _record(item: pytest.Item) -> ConformanceTest | None:
+    callspec = getattr(item, "callspec", None)
+    param = callspec.params.get("conformance") if callspec else None
+    return param if isinstance(param, ConformanceTest) else None
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    records = [(item, rec) for item in items if (rec := _record(item)) is not None]
+    if not records:
+        return
+    claimed = csv(config, "openshell_features")
+    try:
+        selection = Selection(load_catalogue(), csv(config, "openshell_profiles"), claimed or None,
+                              csv(config, "openshell_skip_tests"), frozenset(r.short_name for _, r in records))
+    except HarnessError as exc:
+        raise pytest.UsageError(f"pytest-openshell: {exc}") from None
+    config.stash[SELECTION_KEY] = selection
+    for item, rec in records:
+        item.user_properties.append((PROPERTY_TEST, json.dumps(
+            {"short_name": rec.short_name, "profile": rec.profile, "features": list(rec.features)})))
+        if rec.latency:
+            # With --dist loadgroup, latency tests share one worker and never run beside each other.
+            item.add_marker(pytest.mark.xdist_group("openshell-latency"))

@@ -1,0 +1,156 @@
+"""Profile agent-sandbox-core: a Sandbox, its Pod, and the Service a long-running agent relies on."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client as k8s
+
+from conformance.agent_sandbox.checks import (
+    assert_selects_sandbox,
+    controller_of,
+    ms,
+    no_ready_endpoints,
+    not_serving,
+    now,
+    pod_ready,
+    ready,
+    slice_of,
+    uid,
+    wait_serving_pod,
+)
+from pytest_openshell.agentsandbox import name_hash
+from pytest_openshell.agentsandbox.labels import NAME_HASH
+from pytest_openshell.kube.recorder import is_named
+from pytest_openshell.results.model import Measurement
+from pytest_openshell.suite import ConformanceTest
+from pytest_openshell.suite.context import SuiteContext
+
+PROFILE = "agent-sandbox-core"
+SERVICE_MANIFEST = "agent-sandbox/sandbox-service.yaml"
+AGENT = "agent"  # the Sandbox (and Service) in SERVICE_MANIFEST
+
+
+def sandbox_ready(ctx: SuiteContext) -> None:
+    pods, boxes = ctx.recorder("Pod"), ctx.recorder("Sandbox")
+    (box,) = ctx.apply("agent-sandbox/sandbox.yaml")
+    name = box["metadata"]["name"]
+    with ctx.step("wait for the pod to be Ready"):
+        pod = pods.wait_for(is_named(name, pod_ready), timeout=ctx.config.timeout("sandbox_ready"),
+                            what=f"pod {name} Ready", diagnose=ctx.diagnose).obj
+    with ctx.step("assert pod identity and ownership"):
+        assert pod["metadata"]["name"] == name
+        assert controller_of(pod) == [("Sandbox", name, uid(box))]
+        assert pod["metadata"]["labels"].get(NAME_HASH) == name_hash(name)
+    with ctx.step("wait for the Sandbox to be Ready"):
+        ready_box = boxes.wait_for(is_named(name, ready), timeout=ctx.config.timeout("sandbox_ready"),
+                                   what=f"Sandbox {name} Ready", diagnose=ctx.diagnose).obj
+    assert ready_box.get("status", {}).get("selector") == f"{NAME_HASH}={name_hash(name)}"
+
+
+def headless_service(ctx: SuiteContext) -> None:
+    pods, services, slices, boxes = (ctx.recorder(k) for k in ("Pod", "Service", "EndpointSlice", "Sandbox"))
+    (box,) = ctx.apply(SERVICE_MANIFEST)
+    with ctx.step("wait for the Service"):
+        svc = services.wait_for(is_named(AGENT), timeout=ctx.config.timeout("endpoints"), what=f"Service {AGENT}",
+                                diagnose=ctx.diagnose).obj
+    with ctx.step("assert the Service selects the Sandbox"):
+        assert_selects_sandbox(svc, AGENT)
+        assert controller_of(svc) == [("Sandbox", AGENT, uid(box))]
+    wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
+    ready_box = boxes.wait_for(is_named(AGENT, ready), timeout=ctx.config.timeout("sandbox_ready"), what=f"Sandbox {AGENT} Ready",
+                               diagnose=ctx.diagnose).obj
+    fqdn = ready_box.get("status", {}).get("serviceFQDN")
+    assert fqdn and fqdn.startswith(f"{AGENT}.{ctx.namespace}.svc."), f"status.serviceFQDN is {fqdn!r}"
+    ctx.note(f"service DNS name: {fqdn}")
+
+
+def _service_identity(ctx: SuiteContext) -> tuple[str, dict]:
+    svc = ctx.core.read_namespaced_service(AGENT, ctx.namespace)
+    spec = ctx.api.sanitize_for_serialization(svc.spec)
+    return str(svc.metadata.uid), spec
+
+
+def pod_recreate(ctx: SuiteContext) -> None:
+    pods, slices = ctx.recorder("Pod"), ctx.recorder("EndpointSlice")
+    ctx.apply(SERVICE_MANIFEST)
+    pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
+    svc_before = _service_identity(ctx)
+    gaps, recreations = [], []
+    for _ in range(3):
+        old = uid(pod)
+        mark_p, mark_s = pods.mark(), slices.mark()
+        with ctx.step("evict the pod"):
+            t0 = now()
+            ctx.core.create_namespaced_pod_eviction(AGENT, ctx.namespace, k8s.V1Eviction(
+                metadata=k8s.V1ObjectMeta(name=AGENT, namespace=ctx.namespace)))
+        with ctx.step("wait for a new pod behind the same Service"):
+            pod, served = wait_serving_pod(ctx, pods, slices, AGENT, AGENT, since_pods=mark_p, since_slices=mark_s, not_uid=old)
+            left = slices.find(slice_of(AGENT, not_serving(old)), since=mark_s)
+        assert pod["metadata"]["name"] == AGENT and uid(pod) != old
+        assert left is not None
+        gaps.append(ms(left.at, served.at))
+        recreations.append(ms(t0, served.at))
+        assert _service_identity(ctx) == svc_before, "the Service object changed across pod recreation"
+    ctx.measure(Measurement("endpoint_gap_ms", gaps))
+    ctx.measure(Measurement("pod_recreate_to_serving_ms", recreations))
+
+
+def pod_failure(ctx: SuiteContext) -> None:
+    if ctx.cluster.node_mode != "simulated":
+        pytest.skip("driving a pod failure needs the node simulator (embedded cluster)")
+    pods, slices = ctx.recorder("Pod"), ctx.recorder("EndpointSlice")
+    ctx.apply(SERVICE_MANIFEST)
+    pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
+    svc_before = _service_identity(ctx)
+    failed_uid = uid(pod)
+    mark_p, mark_s = pods.mark(), slices.mark()
+    with ctx.step("make the pod's container exit 1 (simulated node)"):
+        t0 = now()
+        ctx.core.patch_namespaced_pod(AGENT, ctx.namespace, {"metadata": {"annotations": {"pytest-openshell.io/fail": "true"}}})
+        pods.wait_for(is_named(AGENT, lambda p: p.get("status", {}).get("phase") == "Failed"), since=mark_p,
+                      timeout=ctx.config.timeout("pod_recreate"), what="pod phase Failed", diagnose=ctx.diagnose)
+        left = slices.wait_for(slice_of(AGENT, not_serving(failed_uid)), since=mark_s, timeout=ctx.config.timeout("endpoints"),
+                               what="the failed pod to leave the ready endpoints", diagnose=ctx.diagnose)
+    with ctx.step("wait for a serving pod again"):
+        _, served = wait_serving_pod(ctx, pods, slices, AGENT, AGENT, since_pods=mark_p, since_slices=mark_s, not_uid=failed_uid)
+    assert _service_identity(ctx) == svc_before
+    ctx.measure(Measurement("failure_endpoint_gap_ms", [ms(left.at, served.at)]))
+    ctx.measure(Measurement("failure_to_serving_ms", [ms(t0, served.at)]))
+
+
+def suspend_resume(ctx: SuiteContext) -> None:
+    pods, slices = ctx.recorder("Pod"), ctx.recorder("EndpointSlice")
+    ctx.apply(SERVICE_MANIFEST)
+    pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
+    svc_before = _service_identity(ctx)
+    mark_p, mark_s = pods.mark(), slices.mark()
+    with ctx.step("suspend"):
+        t0 = now()
+        ctx.sandboxes.suspend(ctx.namespace, AGENT)
+        pods.wait_for(is_named(AGENT, deleted=True), since=mark_p, timeout=ctx.config.timeout("suspend"),
+                      what="the pod to be deleted on suspend", diagnose=ctx.diagnose)
+        emptied = slices.wait_for(slice_of(AGENT, no_ready_endpoints), since=mark_s, timeout=ctx.config.timeout("endpoints"),
+                                  what="no ready endpoints while suspended", diagnose=ctx.diagnose)
+    assert _service_identity(ctx) == svc_before, "the Service did not survive suspend"
+    mark_p, mark_s = pods.mark(), slices.mark()
+    with ctx.step("resume"):
+        t1 = now()
+        ctx.sandboxes.resume(ctx.namespace, AGENT)
+        _resumed, served = wait_serving_pod(ctx, pods, slices, AGENT, AGENT, since_pods=mark_p, since_slices=mark_s, not_uid=uid(pod))
+    assert _service_identity(ctx) == svc_before, "the Service did not survive resume"
+    ctx.measure(Measurement("suspend_to_no_endpoints_ms", [ms(t0, emptied.at)]))
+    ctx.measure(Measurement("resume_to_serving_ms", [ms(t1, served.at)]))
+
+
+TESTS = [
+    ConformanceTest("SandboxReady", "a Sandbox gets its own Pod and turns Ready", PROFILE, ("SandboxCore",), sandbox_ready,
+                    ("agent-sandbox/sandbox.yaml",)),
+    ConformanceTest("SandboxHeadlessService", "spec.service gives a headless Service selecting the Sandbox", PROFILE,
+                    ("SandboxCore", "SandboxService"), headless_service, (SERVICE_MANIFEST,)),
+    ConformanceTest("ServiceStableAcrossPodRecreation", "an evicted pod is replaced; the Service stays and follows it", PROFILE,
+                    ("SandboxService", "SandboxPodRecreate"), pod_recreate, (SERVICE_MANIFEST,), latency=True),
+    ConformanceTest("ServiceSurvivesPodFailure", "a failed pod is replaced by a serving one; the Service stays", PROFILE,
+                    ("SandboxService", "SandboxPodFailureRecovery"), pod_failure, (SERVICE_MANIFEST,), latency=True),
+    ConformanceTest("ServiceAcrossSuspendResume", "suspend empties the Service's endpoints, resume refills them", PROFILE,
+                    ("SandboxService", "SandboxSuspend"), suspend_resume, (SERVICE_MANIFEST,), latency=True),
+]

@@ -1,0 +1,149 @@
+"""Record every watch event of one resource in one namespace, stamped on receipt (monotonic).
+
+Latency tests need several conditions on several objects timed from the same stream, and they
+must not miss an event that arrives between two waits. A recorder lists once, then watches in a
+thread from that resourceVersion, keeping the whole history; waits are answered from the history
+and then from new events, under a condition variable with a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import watch as k8s_watch
+from kubernetes.client.exceptions import ApiException
+
+from pytest_openshell.errors import WaitTimeout
+from pytest_openshell.kube.waits import Obj, Observed, as_dict
+
+WATCH_CHUNK_S = 30
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    type: str  # ADDED | MODIFIED | DELETED | LIST
+    obj: Obj
+    seq: int = 0  # position in the recorder's history: wait "since" the next one
+
+    @property
+    def after(self) -> int:
+        return self.seq + 1
+
+    @property
+    def name(self) -> str:
+        return str(self.obj.get("metadata", {}).get("name", ""))
+
+
+class EventRecorder:
+    def __init__(self, list_fn: Callable[..., Any], what: str, **list_kwargs: Any) -> None:
+        self._list_fn = list_fn
+        self._kwargs = list_kwargs
+        self.what = what
+        self.history: list[Event] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._watch: k8s_watch.Watch | None = None
+        rv = self._list()
+        self._thread = threading.Thread(target=self._run, args=(rv,), name=f"recorder-{what}", daemon=True)
+        self._thread.start()
+
+    def _list(self) -> str | None:
+        listing = as_dict(self._list_fn(**self._kwargs))
+        now = time.monotonic()
+        with self._cond:
+            for item in listing.get("items") or []:
+                self.history.append(Event(now, "LIST", item, len(self.history)))
+            self._cond.notify_all()
+        rv: str | None = listing.get("metadata", {}).get("resourceVersion")
+        return rv
+
+    def _run(self, rv: str | None) -> None:
+        try:
+            while not self._stop.is_set():
+                self._watch = k8s_watch.Watch()
+                try:
+                    for ev in self._watch.stream(self._list_fn, resource_version=rv, timeout_seconds=WATCH_CHUNK_S,
+                                                 allow_watch_bookmarks=True, **self._kwargs):
+                        at = time.monotonic()
+                        obj = as_dict(ev["object"])
+                        if ev["type"] == "ERROR":
+                            raise ApiException(status=obj.get("code", 500), reason=obj.get("message"))
+                        rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                        if ev["type"] == "BOOKMARK":
+                            continue
+                        with self._cond:
+                            self.history.append(Event(at, ev["type"], obj, len(self.history)))
+                            self._cond.notify_all()
+                        if self._stop.is_set():
+                            break
+                except ApiException as exc:
+                    if exc.status != 410 or self._stop.is_set():
+                        raise
+                    rv = self._list()  # too old: relist (the history keeps what was seen)
+        except BaseException as exc:
+            if not self._stop.is_set():
+                with self._cond:
+                    self._error = exc
+                    self._cond.notify_all()
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self.history)
+
+    def find(self, predicate: Callable[[Event], bool], since: int = 0) -> Event | None:
+        with self._cond:
+            for ev in self.history[since:]:
+                if predicate(ev):
+                    return ev
+        return None
+
+    def wait_for(self, predicate: Callable[[Event], bool], *, timeout: float, what: str, since: int = 0,
+                 diagnose: Callable[[], str] | None = None) -> Event:
+        deadline = time.monotonic() + timeout
+        index = since
+        with self._cond:
+            while True:
+                while index < len(self.history):
+                    ev = self.history[index]
+                    index += 1
+                    if predicate(ev):
+                        return ev
+                if self._error is not None:
+                    raise RuntimeError(f"watch of {self.what} failed: {self._error}") from self._error
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
+        # The stream ends at its next event or server timeout; the thread is a daemon either way.
+
+    def __enter__(self) -> EventRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def is_named(name: str, pred: Callable[[Obj], bool] | None = None, *, deleted: bool = False) -> Callable[[Event], bool]:
+    def check(ev: Event) -> bool:
+        if ev.name != name:
+            return False
+        if deleted:
+            return ev.type == "DELETED"
+        return ev.type != "DELETED" and (pred is None or pred(ev.obj))
+
+    return check
+
+
+__all__ = ["Event", "EventRecorder", "Observed", "is_named"]

@@ -1,0 +1,1 @@
+"""The result model every output (terminal, JSON, report, JUnit) is built from."""

@@ -1,0 +1,84 @@
+"""Collect conformance results from test reports (they arrive from xdist workers too).
+
+Tests put their facts in ``user_properties`` (JSON strings), which pytest-xdist ships back to
+the controller with each report; this collector is the one place they are turned into the
+result model, from which the JSON file and the terminal summary are written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_openshell.redact import redact
+from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, PROPERTY_TEST, PROPERTY_UNSUPPORTED, TestResult
+from pytest_openshell.results.summary import render_summary
+
+
+class ResultsCollector:
+    def __init__(self, config: pytest.Config, json_path: str | None) -> None:
+        self.config = config
+        self.json_path = Path(json_path) if json_path else None
+        self.results: dict[str, TestResult] = {}
+        self.environment: dict[str, Any] = {}
+        self.interrupted = False
+
+    def _result(self, report: pytest.TestReport) -> TestResult | None:
+        props = dict((k, v) for k, v in report.user_properties if k == PROPERTY_TEST)
+        if PROPERTY_TEST not in props and report.nodeid not in self.results:
+            return None
+        if report.nodeid not in self.results:
+            meta = json.loads(str(props[PROPERTY_TEST]))
+            self.results[report.nodeid] = TestResult(report.nodeid, meta["short_name"], meta["profile"], meta["features"],
+                                                     lane=meta.get("lane"))
+        return self.results[report.nodeid]
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = self._result(report)
+        if result is None:
+            return
+        result.duration_s += report.duration
+        if report.skipped and result.outcome == "passed":
+            result.outcome = "skipped"
+            longrepr = report.longrepr
+            result.skip_reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+            result.skip_reason = result.skip_reason.removeprefix("Skipped: ")
+        elif report.failed:
+            result.outcome = "failed" if report.when == "call" else "error"
+            result.notes.append(redact(str(report.longreprtext))[-2000:])
+        for key, value in report.user_properties:
+            if report.when != "teardown":
+                continue  # the same list rides on every phase's report; read it once
+            if key == PROPERTY_MEASUREMENT:
+                result.measurements.append(json.loads(str(value)))
+            elif key == PROPERTY_NOTE:
+                result.notes.append(redact(str(value)))
+            elif key == PROPERTY_UNSUPPORTED:
+                result.unsupported = json.loads(str(value))
+
+    @pytest.hookimpl
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "interrupted": self.interrupted,
+            "environment": self.environment,
+            "tests": [vars(r) for r in self.results.values()],
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.json_path is not None:
+            self.json_path.parent.mkdir(parents=True, exist_ok=True)
+            self.json_path.write_text(json.dumps(redact(self.as_dict()), indent=2))
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.results:
+            for line in render_summary(list(self.results.values())):
+                terminalreporter.write_line(line)

@@ -1,0 +1,91 @@
+"""What a conformance test function receives: the cluster, the lane's API, its namespace,
+the timeout config, recorders of watch events, and a place to put its measurements."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client as k8s
+
+from pytest_openshell.agentsandbox import SandboxAPI
+from pytest_openshell.agentsandbox.api import Obj
+from pytest_openshell.kube.diagnostics import namespace_diagnostic
+from pytest_openshell.kube.recorder import EventRecorder
+from pytest_openshell.providers import AgentSandbox, Cluster
+from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, Measurement
+from pytest_openshell.suite.manifests import render
+from pytest_openshell.suite.record import ConformanceTest
+from pytest_openshell.suite.timeouts import SuiteConfig
+
+StepHook = Callable[[str], contextlib.AbstractContextManager[Any]]
+
+
+@dataclass
+class SuiteContext:
+    test: ConformanceTest
+    cluster: Cluster
+    agent_sandbox: AgentSandbox
+    api: k8s.ApiClient
+    namespace: str
+    config: SuiteConfig
+    properties: list[tuple[str, object]]
+    step_hook: StepHook | None = None
+    _recorders: list[EventRecorder] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sandboxes = SandboxAPI(self.api, self.agent_sandbox)
+        self.core = k8s.CoreV1Api(self.api)
+        self.discovery = k8s.DiscoveryV1Api(self.api)
+
+    # -- phases -------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        """A named phase of the test (apply, wait, measure, assert); reports show them."""
+        if self.step_hook is None:
+            yield
+        else:
+            with self.step_hook(title):
+                yield
+
+    def apply(self, manifest: str) -> list[Obj]:
+        created = []
+        with self.step(f"apply {manifest}"):
+            for doc in render(manifest, self.sandboxes.version):
+                if doc["kind"] in ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim"):
+                    created.append(self.sandboxes.create(self.namespace, doc))
+                else:
+                    raise ValueError(f"{manifest}: kind {doc['kind']} is not applied by the suites")
+        return created
+
+    # -- watching -------------------------------------------------------------------------------------
+    def recorder(self, kind: str) -> EventRecorder:
+        lister = {
+            "Pod": lambda **kw: self.core.list_namespaced_pod(self.namespace, **kw),
+            "Service": lambda **kw: self.core.list_namespaced_service(self.namespace, **kw),
+            "EndpointSlice": lambda **kw: self.discovery.list_namespaced_endpoint_slice(self.namespace, **kw),
+        }.get(kind) or self.sandboxes.lister(kind, self.namespace)
+        rec = EventRecorder(lister, f"{kind} in {self.namespace}")
+        self._recorders.append(rec)
+        return rec
+
+    def diagnose(self) -> str:
+        extra = {f"{kind.lower()}s": (lambda k=kind: self.sandboxes.lister(k, self.namespace)())
+                 for kind in ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim")}
+        return namespace_diagnostic(self.api, self.namespace, extra)
+
+    # -- results --------------------------------------------------------------------------------------
+    def measure(self, measurement: Measurement) -> Measurement:
+        self.properties.append((PROPERTY_MEASUREMENT, json.dumps(measurement.to_dict())))
+        return measurement
+
+    def note(self, text: str) -> None:
+        """A fact worth reporting that is not a failure (e.g. an optional label the lane lacks)."""
+        self.properties.append((PROPERTY_NOTE, text))
+
+    def close(self) -> None:
+        for rec in self._recorders:
+            rec.stop()

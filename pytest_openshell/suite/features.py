@@ -1,0 +1,53 @@
+"""Features and profiles, read from ``conformance/features.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+import conformance
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    core: tuple[str, ...]
+    extended: tuple[str, ...]
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.core + self.extended
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    features: dict[str, str]
+    profiles: dict[str, Profile]
+
+    def profile_of(self, feature: str) -> Profile:
+        for profile in self.profiles.values():
+            if feature in profile.features:
+                return profile
+        raise KeyError(feature)
+
+
+def default_path() -> Path:
+    return Path(conformance.__file__).resolve().parent / "features.yaml"
+
+
+@lru_cache(maxsize=4)
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    raw = yaml.safe_load((path or default_path()).read_text())
+    profiles = {
+        name: Profile(name, tuple(spec.get("core", ())), tuple(spec.get("extended", ())))
+        for name, spec in raw["profiles"].items()
+    }
+    features = dict(raw["features"])
+    for profile in profiles.values():
+        unknown = set(profile.features) - set(features)
+        if unknown:
+            raise ValueError(f"profile {profile.name} names unknown features {sorted(unknown)}")
+    return Catalogue(features, profiles)

@@ -1,0 +1,25 @@
+"""A conformance test as a small record: what it is called, needs, applies and runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_openshell.suite.context import SuiteContext
+
+
+@dataclass(frozen=True)
+class ConformanceTest:
+    short_name: str
+    description: str
+    profile: str
+    features: tuple[str, ...]
+    run: Callable[[SuiteContext], None]
+    manifests: tuple[str, ...] = ()
+    # Measures latency: runs alone, not beside other load (see Selection/xdist grouping).
+    latency: bool = False
+
+    def __str__(self) -> str:
+        return self.short_name

@@ -1,0 +1,56 @@
+"""Decide, per conformance test, whether it runs, and if not, why (reported, never dropped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.suite.features import Catalogue
+from pytest_openshell.suite.record import ConformanceTest
+
+
+@dataclass(frozen=True)
+class Verdict:
+    run: bool
+    reason: str = ""
+    unsupported: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    catalogue: Catalogue
+    profiles: tuple[str, ...] = ()  # empty: all
+    claimed: tuple[str, ...] | None = None  # None: every feature of the selected profiles
+    skip_tests: tuple[str, ...] = ()
+    test_names: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        unknown_profiles = set(self.profiles) - set(self.catalogue.profiles)
+        if unknown_profiles:
+            raise HarnessError(f"unknown profile(s) {sorted(unknown_profiles)}",
+                               fix=f"--openshell-profile takes: {', '.join(sorted(self.catalogue.profiles))}")
+        unknown_features = set(self.claimed or ()) - set(self.catalogue.features)
+        if unknown_features:
+            raise HarnessError(f"unknown feature(s) {sorted(unknown_features)}",
+                               fix=f"--openshell-features takes: {', '.join(sorted(self.catalogue.features))}")
+        unknown_tests = set(self.skip_tests) - set(self.test_names) if self.test_names else set()
+        if unknown_tests:
+            raise HarnessError(f"--openshell-skip-tests names unknown test(s) {sorted(unknown_tests)}",
+                               fix=f"known tests: {', '.join(sorted(self.test_names))}")
+
+    @property
+    def active_profiles(self) -> tuple[str, ...]:
+        return self.profiles or tuple(self.catalogue.profiles)
+
+    def supported(self, feature: str) -> bool:
+        return self.claimed is None or feature in self.claimed
+
+    def verdict(self, test: ConformanceTest) -> Verdict:
+        if test.profile not in self.active_profiles:
+            return Verdict(False, f"profile {test.profile} not selected")
+        if test.short_name in self.skip_tests:
+            return Verdict(False, "skipped by --openshell-skip-tests")
+        missing = tuple(f for f in test.features if not self.supported(f))
+        if missing:
+            return Verdict(False, f"unsupported feature(s): {', '.join(missing)}", missing)
+        return Verdict(True)
