@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from pytest_openshell.suite.context import SuiteContext
 PROFILE = "agent-sandbox-extensions"
 TEMPLATE, SERVICE_TEMPLATE, POOL = "tpl", "tpl-svc", "pool"
 CLAIM_ANNOTATION = "pytest-openshell.io/claim"
+METRICS_POLL_S = 0.05
 
 
 def _pool_ready(n: int) -> Any:
@@ -91,10 +93,22 @@ def _controller_histograms(ctx: SuiteContext) -> dict[str, Histogram | None] | N
     return {m: histogram(text, m, launch_type="warm") for m in (CLAIM_STARTUP, CLAIM_CONTROLLER_STARTUP)}
 
 
-def _beside(ctx: SuiteContext, before: dict[str, Histogram | None] | None, ours_p50: float) -> dict[str, Any] | None:
-    after = _controller_histograms(ctx)
-    if after is None or before is None:
+def _await_observations(ctx: SuiteContext, before: dict[str, Histogram | None], expected: int) -> dict[str, Histogram | None]:
+    """The controller observes a claim just after writing its Ready status, so a scrape right
+    after our watch saw Ready can precede it: wait (bounded) until every histogram has them all."""
+    deadline = time.monotonic() + ctx.config.timeout("claim_ready")
+    while True:
+        after = _controller_histograms(ctx) or {}
+        counts = [(h.minus(before.get(m)).count if h else 0) for m, h in after.items()]
+        if all(c >= expected for c in counts) or time.monotonic() > deadline:
+            return after
+        time.sleep(METRICS_POLL_S)  # a metrics endpoint cannot be watched
+
+
+def _beside(ctx: SuiteContext, before: dict[str, Histogram | None] | None, ours_p50: float, expected: int) -> dict[str, Any] | None:
+    if before is None:
         return None
+    after = _await_observations(ctx, before, expected)
     out: dict[str, Any] = {}
     for metric, hist in after.items():
         if hist is None:
@@ -155,7 +169,7 @@ def warm_claim_latency(ctx: SuiteContext) -> None:
     ready_m = Measurement("warm_ready_ms", readies, budget=budget)
     from pytest_openshell.results.stats import percentile
 
-    ready_m.controller = _beside(ctx, before, percentile(readies, 50))
+    ready_m.controller = _beside(ctx, before, percentile(readies, 50), m)
     ctx.measure(Measurement("warm_bound_ms", bound))
     ctx.measure(ready_m)
     ctx.measure(Measurement("warm_pod_metadata_ms", metadata))
@@ -230,7 +244,7 @@ def controller_metrics(ctx: SuiteContext) -> None:
     for i in range(3):
         _, t0, mc, mp = timer.create(f"metric-{i}", POOL)
         timer.await_claim(f"metric-{i}", t0, mc, mp)
-    beside = _beside(ctx, before, 0.0) or {}
+    beside = _beside(ctx, before, 0.0, 3) or {}
     for metric in (CLAIM_STARTUP, CLAIM_CONTROLLER_STARTUP):
         assert beside.get(metric, {}).get("count") == 3, f"{metric}: {beside.get(metric)} (expected 3 new warm observations)"
 

@@ -73,8 +73,10 @@ class SuiteContext:
         return rec
 
     def diagnose(self) -> str:
-        extra = {f"{kind.lower()}s": (lambda k=kind: self.sandboxes.lister(k, self.namespace)())
-                 for kind in ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim")}
+        extra: dict[str, Callable[[], Any]] = {
+            f"{kind.lower()}s": self.sandboxes.lister(kind, self.namespace)
+            for kind in ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim")
+        }
         return namespace_diagnostic(self.api, self.namespace, extra)
 
     # -- results --------------------------------------------------------------------------------------
