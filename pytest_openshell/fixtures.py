@@ -18,9 +18,10 @@ from pytest_openshell.kube.namespaces import NamespaceFactory
 from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, get_provider
-from pytest_openshell.results.model import PROPERTY_UNSUPPORTED
+from pytest_openshell.report.allure_support import step_hook
+from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_UNSUPPORTED
 from pytest_openshell.suite import ConformanceTest, Selection
-from pytest_openshell.suite.context import StepHook, SuiteContext
+from pytest_openshell.suite.context import SuiteContext
 from pytest_openshell.suite.timeouts import SuiteConfig, load_config
 
 
@@ -99,9 +100,11 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
         if verdict.unsupported:
             request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))
         pytest.skip(verdict.reason)
+    request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(cluster_environment(cluster))))
     name = namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
-                       step_hook=request.config.stash.get(STEP_HOOK_KEY, None))
+                       step_hook=step_hook(request.config))
+    request.node.stash[CONTEXT_KEY] = ctx  # for the failure attachments, made while the report is built
     try:
         yield ctx
     finally:
@@ -109,5 +112,14 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
         namespace_factory.delete(name)
 
 
+def cluster_environment(cluster: Cluster) -> dict[str, object]:
+    env: dict[str, object] = {
+        "cluster": {"provider": cluster.provider, "serverVersion": cluster.server_version, "nodeMode": cluster.node_mode},
+    }
+    if cluster.agent_sandbox is not None:
+        env["agentSandbox"] = {"version": cluster.agent_sandbox.version, "apiVersions": cluster.agent_sandbox.api_versions}
+    return env
+
+
 SELECTION_KEY = pytest.StashKey[Selection]()
-STEP_HOOK_KEY = pytest.StashKey[StepHook]()
+CONTEXT_KEY = pytest.StashKey[SuiteContext]()

@@ -39,7 +39,30 @@ OPTIONS: tuple[Option, ...] = (
     Option("--openshell-budget", "openshell_budgets", "NAME=VALUE latency budget, e.g. warm_ready_p95_ms=1000 (repeatable)", (), "linelist"),
     Option("--openshell-size", "openshell_sizes", "NAME=N suite size: warm_pool, claims, burst, cold_claims (repeatable)", (), "linelist"),
     Option("--openshell-results-json", "openshell_results_json", "write the per-test results (outcomes, measurements) as JSON here"),
+    Option("--openshell-report", "openshell_report", "conformance report path (.yaml or .json)", "reports/conformance-report.yaml"),
+    Option("--openshell-submission", "openshell_submission", "the report is for submission: implementation fields required", False, "bool"),
+    Option("--openshell-impl-organization", "openshell_impl_organization", "implementation under test: organization"),
+    Option("--openshell-impl-project", "openshell_impl_project", "implementation under test: project"),
+    Option("--openshell-impl-version", "openshell_impl_version", "implementation under test: version"),
+    Option("--openshell-impl-contact", "openshell_impl_contact", "implementation under test: contacts, comma-separated"),
+    Option("--openshell-impl-url", "openshell_impl_url", "implementation under test: URL"),
 )
+
+
+def implementation(config: pytest.Config) -> dict[str, Any]:
+    impl: dict[str, Any] = {k: get(config, f"openshell_impl_{k}") or None for k in ("organization", "project", "version", "url")}
+    impl["contact"] = list(csv(config, "openshell_impl_contact")) or None
+    if get(config, "openshell_submission"):
+        missing = [k for k, v in impl.items() if not v]
+        if missing:
+            raise HarnessError(f"a report for submission needs the implementation's {', '.join(missing)}",
+                               fix=" ".join(f"--openshell-impl-{k}=..." for k in missing))
+    return impl
+
+
+def openshell_options(config: pytest.Config) -> dict[str, Any]:
+    """The harness options in effect, for the report's reproduce section."""
+    return {opt.flag: get(config, opt.ini) for opt in OPTIONS if get(config, opt.ini) not in (None, False, (), [])}
 
 
 def csv(config: pytest.Config, ini: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import pytest
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.fixtures import (
+    CONTEXT_KEY,
     SELECTION_KEY,
     agent_sandbox,
     cluster,
@@ -18,7 +19,7 @@ from pytest_openshell.fixtures import (
     namespace_factory,
     suite_config,
 )
-from pytest_openshell.options import add_options, csv, get
+from pytest_openshell.options import add_options, csv, get, implementation
 from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
@@ -44,6 +45,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ResultsCollector(config, get(config, "openshell_results_json") or None), COLLECTOR)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    ctx = item.stash.get(CONTEXT_KEY, None)
+    if report.when == "call" and report.failed and ctx is not None and ctx.step_hook is not None:
+        # Still inside the test's allure context here, so the attachments land on the test itself.
+        ctx.attach_failure()
+    return report
+
+
 def _record(item: pytest.Item) -> ConformanceTest | None:
     callspec = getattr(item, "callspec", None)
     param = callspec.params.get("conformance") if callspec else None
@@ -61,6 +72,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     except HarnessError as exc:
         raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     config.stash[SELECTION_KEY] = selection
+    try:
+        implementation(config)  # a submission without its identity must fail before the cluster boots
+    except HarnessError as exc:
+        raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     for item, rec in records:
         item.user_properties.append((PROPERTY_TEST, json.dumps(
             {"short_name": rec.short_name, "profile": rec.profile, "features": list(rec.features)})))

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from pytest_openshell.redact import redact
-from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, PROPERTY_TEST, PROPERTY_UNSUPPORTED, TestResult
+from pytest_openshell.results.model import (
+    PROPERTY_ENVIRONMENT,
+    PROPERTY_MEASUREMENT,
+    PROPERTY_NOTE,
+    PROPERTY_TEST,
+    PROPERTY_UNSUPPORTED,
+    TestResult,
+)
+from pytest_openshell.results.outputs import write_outputs
 from pytest_openshell.results.summary import render_summary
 
 
@@ -25,6 +33,7 @@ class ResultsCollector:
         self.results: dict[str, TestResult] = {}
         self.environment: dict[str, Any] = {}
         self.interrupted = False
+        self.written: list[Path] = []
 
     def _result(self, report: pytest.TestReport) -> TestResult | None:
         props = dict((k, v) for k, v in report.user_properties if k == PROPERTY_TEST)
@@ -59,6 +68,8 @@ class ResultsCollector:
                 result.notes.append(redact(str(value)))
             elif key == PROPERTY_UNSUPPORTED:
                 result.unsupported = json.loads(str(value))
+            elif key == PROPERTY_ENVIRONMENT:
+                self.environment.update(json.loads(str(value)))
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self) -> None:
@@ -76,9 +87,13 @@ class ResultsCollector:
         if self.json_path is not None:
             self.json_path.parent.mkdir(parents=True, exist_ok=True)
             self.json_path.write_text(json.dumps(redact(self.as_dict()), indent=2))
+        if self.results:
+            self.written = write_outputs(self.config, list(self.results.values()), self.environment, self.interrupted)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results:
             for line in render_summary(list(self.results.values())):
                 terminalreporter.write_line(line)
+            for path in self.written:
+                terminalreporter.write_line(f"written: {path}")

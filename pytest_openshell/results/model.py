@@ -11,6 +11,7 @@ PROPERTY_TEST = "openshell.test"
 PROPERTY_MEASUREMENT = "openshell.measurement"
 PROPERTY_NOTE = "openshell.note"
 PROPERTY_UNSUPPORTED = "openshell.unsupported"
+PROPERTY_ENVIRONMENT = "openshell.environment"
 
 
 @dataclass

@@ -16,6 +16,9 @@ from pytest_openshell.agentsandbox.api import Obj
 from pytest_openshell.kube.diagnostics import namespace_diagnostic
 from pytest_openshell.kube.recorder import EventRecorder
 from pytest_openshell.providers import AgentSandbox, Cluster
+from pytest_openshell.redact import redact_text
+from pytest_openshell.report.allure_support import attach_log_tails, attach_svg, attach_text
+from pytest_openshell.report.svg import histogram_svg
 from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, Measurement
 from pytest_openshell.suite.manifests import render
 from pytest_openshell.suite.record import ConformanceTest
@@ -34,6 +37,7 @@ class SuiteContext:
     config: SuiteConfig
     properties: list[tuple[str, object]]
     step_hook: StepHook | None = None
+    extra_logs: dict[str, str] = field(default_factory=dict)
     _recorders: list[EventRecorder] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -82,11 +86,29 @@ class SuiteContext:
     # -- results --------------------------------------------------------------------------------------
     def measure(self, measurement: Measurement) -> Measurement:
         self.properties.append((PROPERTY_MEASUREMENT, json.dumps(measurement.to_dict())))
+        # Flat figures as well, which JUnit XML carries as <property> elements.
+        for key, value in measurement.stats.items():
+            self.properties.append((f"latency.{measurement.name}.{key}", value))
+        if measurement.budget:
+            self.properties.append((f"latency.{measurement.name}.verdict", measurement.verdict))
+        if self.step_hook is not None and measurement.samples_ms:
+            budget = next(iter(measurement.budget.values())) if measurement.budget else None
+            attach_svg(f"histogram: {measurement.name}", histogram_svg(measurement.name, measurement.samples_ms, budget))
         return measurement
 
     def note(self, text: str) -> None:
         """A fact worth reporting that is not a failure (e.g. an optional label the lane lacks)."""
-        self.properties.append((PROPERTY_NOTE, text))
+        self.properties.append((PROPERTY_NOTE, redact_text(text)))
+
+    def attach_failure(self) -> None:
+        """Everything a reader of a failed test needs, redacted: objects, conditions, events, logs."""
+        attach_text("namespace objects, conditions and events", self.diagnose(), "yaml")
+        attach_log_tails(self.logs)
+
+    @property
+    def logs(self) -> dict[str, str]:
+        wanted = ("agent-sandbox-controller", "kube-controller-manager", "kwok", "gateway", "driver")
+        return {k: v for k, v in self.cluster.logs.items() if k in wanted} | self.extra_logs
 
     def close(self) -> None:
         for rec in self._recorders:
