@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 
@@ -20,6 +21,7 @@ from pytest_openshell.fixtures import (
     suite_config,
 )
 from pytest_openshell.options import add_options, csv, get, implementation
+from pytest_openshell.redact import redact_text
 from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
@@ -48,11 +50,27 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     report = yield
+    _redact_report(report, call)
     ctx = item.stash.get(CONTEXT_KEY, None)
     if report.when == "call" and report.failed and ctx is not None and ctx.step_hook is not None:
         # Still inside the test's allure context here, so the attachments land on the test itself.
         ctx.attach_failure()
     return report
+
+
+def _redact_report(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """Failure text reaches JUnit, allure and the terminal; a credential in it must not."""
+    report.sections = [(name, redact_text(text)) for name, text in report.sections]
+    if not report.failed:
+        return
+    text = report.longreprtext
+    clean = redact_text(text)
+    if clean != text:
+        report.longrepr = clean
+    if call.excinfo is not None:  # allure renders the exception itself for its message
+        exc = call.excinfo.value
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.args = tuple(redact_text(a) if isinstance(a, str) else a for a in exc.args)
 
 
 def _record(item: pytest.Item) -> ConformanceTest | None:

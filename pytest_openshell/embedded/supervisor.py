@@ -119,8 +119,8 @@ def run(run_dir: Path) -> int:
         booted.stop()
         if failed:
             _keep_logs(lay)
-        if not keep or failed:
-            _remove(run_dir)
+        # The components are gone, so the state dir is only debris now, kept cluster or not.
+        _remove(run_dir)
 
 
 def _report_failure(message: str) -> None:
@@ -145,6 +145,9 @@ def _remove(run_dir: Path) -> None:
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
     (run_dir / "events.jsonl").unlink(missing_ok=True)
     shutil.rmtree(run_dir, ignore_errors=True)
+    # The clients' lock file (see EmbeddedProvider): a client that failed to boot or was killed
+    # cannot remove it itself.
+    Path(f"{run_dir}.lock").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Measurement:
 
 @dataclass
 class TestResult:
+    __test__ = False  # a result record, not a test class
     nodeid: str
     short_name: str
     profile: str

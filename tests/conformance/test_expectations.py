@@ -34,10 +34,10 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
     only = request.config.getoption("agent_sandbox_version")
     if only and only != lane:
         pytest.skip(f"--agent-sandbox-version={only}")
-    results = tmp_path / "results.json"
+    results, allure, junit = tmp_path / "results.json", tmp_path / "allure", tmp_path / "junit.xml"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_openshell.cli", f"--agent-sandbox-version={lane}", f"--openshell-results-json={results}",
-         "-q"],
+         f"--alluredir={allure}", f"--junitxml={junit}", "-q"],
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )
     assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -47,3 +47,34 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
     assert not mismatches, f"verdicts differ from expectations (want, got): {mismatches}\n{proc.stdout[-4000:]}"
     assert "OpenShell conformance" in proc.stdout, "the terminal summary is missing"
     assert proc.returncode == (1 if "failed" in EXPECTATIONS[lane].values() else 0)
+    check_outputs(tmp_path / "reports" / "conformance-report.yaml", allure, junit, lane, data)
+
+
+def check_outputs(report_path: Path, allure: Path, junit: Path, lane: str, data: dict) -> None:
+    """The three outputs of one run: a schema-valid report, allure results, JUnit with latency figures."""
+    report = yaml.safe_load(report_path.read_text())
+    validate_report(report)
+    assert report["agentSandbox"]["version"] == lane
+    assert report["cluster"] == {"provider": "embedded", "serverVersion": "v1.34.4", "nodeMode": "simulated"}
+    warm = [row for row in report["latency"] if row["measurement"] == "warm_ready_ms"]
+    assert warm and warm[0]["n"] > 0 and warm[0]["budget"] == {"p95": 1000.0} and warm[0]["controllerMetric"]
+    failed = {t["short_name"] for t in data["tests"] if t["outcome"] == "failed"}
+    by_name = {}
+    for f in allure.glob("*-result.json"):
+        result = json.loads(f.read_text())
+        by_name[result["name"]] = result
+    for name in failed:
+        result = by_name[f"test_agent_sandbox[{name}]"]
+        assert result["status"] == "failed" and result.get("attachments"), f"{name}: no attachments in allure"
+        assert result.get("steps"), f"{name}: no steps in allure"
+    assert (allure / "environment.properties").read_text().count("agentSandbox.version=" + lane) == 1
+    assert json.loads((allure / "categories.json").read_text())
+    xml = junit.read_text()
+    assert 'name="latency.warm_ready_ms.p95"' in xml
+
+
+def validate_report(report: dict) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "reports" / "conformance-report.schema.json").read_text())
+    jsonschema.validate(report, schema, format_checker=jsonschema.FormatChecker())
