@@ -12,6 +12,8 @@ class HarnessError(RuntimeError):
 
     def __init__(self, message: str, *, fix: str | None = None) -> None:
         self.fix = fix
+        # One line: users see it as the single message of a failed run.
+        message = " ".join(message.split())
         super().__init__(f"{message} -- {fix}" if fix else message)
 
 
