@@ -94,6 +94,9 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
                 namespace_factory: NamespaceFactory, suite_config: SuiteConfig) -> Iterator[SuiteContext]:
     """The context of one conformance test; parametrize it (indirectly) with ConformanceTest records."""
     record: ConformanceTest = request.param
+    dead = cluster.dead_components()
+    if dead:
+        pytest.fail("cluster component(s) died mid-run: " + "; ".join(f"{name} (log: {log})" for name, log in dead), pytrace=False)
     selection: Selection = request.config.stash[SELECTION_KEY]
     verdict = selection.verdict(record)
     if not verdict.run:

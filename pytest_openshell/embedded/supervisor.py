@@ -95,6 +95,7 @@ def run(run_dir: Path) -> int:
         os.replace(tmp, run_dir / "state.json")
         emit(run_dir, "ready", **booted.state)
         seen_client = False
+        reported_dead: set[str] = set()
         while True:
             clients = live_clients(run_dir)
             seen_client = seen_client or bool(clients)
@@ -103,8 +104,12 @@ def run(run_dir: Path) -> int:
             if not keep and not seen_client and time.time() - (run_dir / "state.json").stat().st_mtime > 60:
                 return 0  # nobody ever attached
             for comp in booted.components:
-                if not comp.alive():
-                    emit(run_dir, "component-died", component=comp.name, log=str(comp.log_file))
+                if comp.name not in reported_dead and not comp.alive():
+                    reported_dead.add(comp.name)
+                    # The run dir goes at teardown; the log a failure names must outlive it.
+                    kept = logs_dir() / f"died-{run_dir.name}-{comp.name}.log"
+                    shutil.copy2(comp.log_file, kept)
+                    emit(run_dir, "component-died", component=comp.name, log=str(kept))
             time.sleep(WATCH_INTERVAL_S)
     except _Stop:
         emit(run_dir, "stopping", message="signalled")

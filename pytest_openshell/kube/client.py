@@ -20,7 +20,7 @@ def api_client(kubeconfig: Path, context: str | None = None) -> k8s.ApiClient:
         raise HarnessError(
             f"kubeconfig {kubeconfig} is not usable: {exc}", fix="fix the file or pick another with --kubeconfig/--kube-context"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - YAML, base64 and type errors all mean "not a usable kubeconfig"
+    except Exception as exc:  # YAML, base64 and type errors all mean "not a usable kubeconfig"
         raise HarnessError(f"kubeconfig {kubeconfig} could not be read: {exc}", fix="pass --kubeconfig with a valid kubeconfig") from exc
 
 

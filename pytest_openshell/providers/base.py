@@ -53,6 +53,9 @@ class Cluster:
     agent_sandbox: AgentSandbox | None = None
     logs: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    # Components of the cluster that died since it came up: (name, log file). Providers that
+    # supervise processes fill it in, so a dead apiserver becomes a failed test, not a hang.
+    dead_components: Callable[[], list[tuple[str, str]]] = lambda: []
 
 
 class ClusterProvider(ABC):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,19 @@ def runs_base() -> Path:
     base = Path(tempfile.gettempdir()) / f"pytest-openshell-{os.getuid()}"
     base.mkdir(mode=0o700, exist_ok=True)
     return base
+
+
+def dead_components(run_dir: Path) -> list[tuple[str, str]]:
+    """Components the supervisor saw die, from its event log."""
+    events = run_dir / "events.jsonl"
+    if not events.exists():
+        return []
+    dead = []
+    for line in events.read_text().splitlines():
+        event = json.loads(line) if line.strip() else {}
+        if event.get("event") == "component-died":
+            dead.append((str(event["component"]), str(event["log"])))
+    return dead
 
 
 class EmbeddedProvider(ClusterProvider):
@@ -172,6 +186,7 @@ class EmbeddedProvider(ClusterProvider):
             ),
             logs=state["logs"],
             details={"run_dir": str(self._run_dir), "boot_seconds": state["boot_seconds"], "kept": state.get("keep", False)},
+            dead_components=partial(dead_components, Path(str(self._run_dir))),
         )
 
     # -- giving it back -----------------------------------------------------------------------
