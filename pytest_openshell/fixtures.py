@@ -81,12 +81,15 @@ CLUSTER_KEY = pytest.StashKey[Cluster]()
 @pytest.fixture(scope="session")
 def suite_config(request: pytest.FixtureRequest) -> SuiteConfig:
     """Timeouts, budgets and suite sizes from defaults, --openshell-timeouts and NAME=VALUE options."""
-    config = request.config
     try:
-        return load_config(get(config, "openshell_timeouts_file") or None, csv(config, "openshell_timeouts"),
-                           csv(config, "openshell_budgets"), csv(config, "openshell_sizes"))
+        return suite_config_from(request.config)
     except HarnessError as exc:
         pytest.exit(f"pytest-openshell: {exc}", returncode=4)
+
+
+def suite_config_from(config: pytest.Config) -> SuiteConfig:
+    return load_config(get(config, "openshell_timeouts_file") or None, csv(config, "openshell_timeouts"),
+                       csv(config, "openshell_budgets"), csv(config, "openshell_sizes"))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pytest_openshell.fixtures import (
     namespace,
     namespace_factory,
     suite_config,
+    suite_config_from,
 )
 from pytest_openshell.options import add_options, csv, get, implementation
 from pytest_openshell.redact import redact_text
@@ -91,7 +92,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     config.stash[SELECTION_KEY] = selection
     try:
-        implementation(config)  # a submission without its identity must fail before the cluster boots
+        # Bad input must fail before the cluster boots, not one test at a time after it.
+        implementation(config)
+        suite_config_from(config)
     except HarnessError as exc:
         raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     for item, rec in records:

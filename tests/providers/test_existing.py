@@ -41,3 +41,23 @@ def test_missing_kubeconfig_names_the_fix(tmp_path: Path) -> None:
     proc = _conformance(tmp_path, "--openshell-cluster=existing", f"--kubeconfig={tmp_path / 'nope'}", "-k", "SandboxReady")
     assert proc.returncode == 3
     assert "does not exist" in proc.stdout + proc.stderr and "--kubeconfig" in proc.stdout + proc.stderr
+
+
+@pytest.mark.cluster
+def test_insufficient_rbac_is_one_clear_message(cluster: Cluster, k8s_api: object, namespace: str, tmp_path: Path) -> None:
+    from kubernetes import client as k8s
+
+    core = k8s.CoreV1Api(k8s_api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    token = core.create_namespaced_service_account_token("nobody", namespace, k8s.AuthenticationV1TokenRequest(
+        spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=600))).status.token
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token}
+    restricted = tmp_path / "restricted.kubeconfig"
+    restricted.write_text(yaml.safe_dump(config))
+    proc = _conformance(tmp_path, "--openshell-cluster=existing", f"--kubeconfig={restricted}", "-k", "SandboxReady")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out[-2000:]
+    lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
+    assert len(lines) == 1 and "may not read CRD" in lines[0] and "grant" in lines[0], lines
+    assert token not in out

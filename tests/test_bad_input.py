@@ -1,0 +1,58 @@
+"""Bad input: one clear message naming the fix, a non-zero exit, and nothing booted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def conformance(tmp_path: Path, *args: str) -> tuple[int, str]:
+    proc = subprocess.run([sys.executable, "-m", "pytest_openshell.cli", "-q", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def one_message(out: str) -> str:
+    lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
+    assert len(lines) == 1, out[-2000:]
+    assert "Traceback" not in out and "booting embedded cluster" not in out, out[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--openshell-profile=agent-sandbox-nope"], "unknown profile"),
+    (["--openshell-features=SandboxCore,Teleport"], "unknown feature"),
+    (["--openshell-skip-tests=NoSuchTest"], "unknown test"),
+    (["--openshell-timeout=sandbox_ready=soon"], "must be a number"),
+    (["--openshell-timeout=coffee_break=10"], "unknown timeout"),
+    (["--openshell-budget=warm_ready_p95_ms=-1"], "must be positive"),
+    (["--openshell-submission"], "implementation's organization"),
+])
+def test_bad_option_values(tmp_path: Path, args: list[str], says: str) -> None:
+    code, out = conformance(tmp_path, *args)
+    assert code == 4, out[-2000:]  # pytest's usage-error exit code
+    assert says in one_message(out)
+
+
+def test_malformed_timeout_file(tmp_path: Path) -> None:
+    bad = tmp_path / "timeouts.yaml"
+    bad.write_text("sandbox_ready: [30\n")
+    code, out = conformance(tmp_path, f"--openshell-timeouts={bad}")
+    assert code == 4
+    message = one_message(out)
+    assert "not valid YAML" in message and str(bad) in message
+    bad.write_text("- 30\n")
+    code, out = conformance(tmp_path, f"--openshell-timeouts={bad}")
+    assert code == 4 and "mapping" in one_message(out)
+    code, out = conformance(tmp_path, f"--openshell-timeouts={tmp_path / 'missing.yaml'}")
+    assert code == 4 and "cannot be read" in one_message(out)
+
+
+def test_unknown_agent_sandbox_version(tmp_path: Path) -> None:
+    code, out = conformance(tmp_path, "--agent-sandbox-version=v9.9.9")
+    assert code == 3
+    message = one_message(out.replace("[openshell]", ""))
+    assert "v9.9.9" in message and "v0.4.6" in message and "v0.5.6" in message
