@@ -119,8 +119,8 @@ def run(run_dir: Path) -> int:
         _report_failure(traceback.format_exc())
         return 1
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # teardown must finish once started
         booted.stop()
         if failed:
             _keep_logs(lay)

@@ -69,7 +69,7 @@ class EmbeddedProvider(ClusterProvider):
         if s.keep_cluster:
             return cache_root() / "clusters" / f"{s.cluster_name}-{lane}"
         if s.run_id:
-            return runs_base() / f"run-{s.run_id}"
+            return runs_base() / f"run-{s.run_id}-{lane}"  # one cluster per lane: a run may use several
         return Path(tempfile.mkdtemp(prefix="run-", dir=runs_base()))
 
     def acquire(self) -> Cluster:
@@ -113,6 +113,10 @@ class EmbeddedProvider(ClusterProvider):
     def _register(self, run_dir: Path) -> None:
         (run_dir / "clients").mkdir(parents=True, exist_ok=True)
         (run_dir / "clients" / str(os.getpid())).touch()
+        if self.settings.run_id:
+            # An xdist worker. Another worker may ask for the cluster only after this one is done,
+            # so the cluster lives as long as the xdist controller (our parent), which outlives them all.
+            (run_dir / "clients" / str(os.getppid())).touch()
 
     def _start(self, run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         if run_dir.exists():
@@ -168,6 +172,8 @@ class EmbeddedProvider(ClusterProvider):
                 continue
             if event.get("event") == "error":
                 return "embedded cluster failed to boot: " + str(event["message"]).strip()
+        if self._supervisor.returncode == 0:
+            return "embedded cluster supervisor was stopped by a signal (SIGTERM/SIGINT/SIGHUP from outside) before it was ready"
         return f"embedded cluster supervisor exited with code {self._supervisor.returncode} before it was ready"
 
     def _cluster(self, state: dict[str, Any]) -> Cluster:
