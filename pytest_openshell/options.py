@@ -31,6 +31,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--agent-sandbox-version", "agent_sandbox_version", "agent-sandbox lane to install (default: newest supported)"),
     Option("--openshell-binary", "openshell_binaries", "NAME=PATH of a binary to use instead of resolving it (repeatable)", (), "linelist"),
     Option("--openshell-apiserver-port", "openshell_apiserver_port", "fixed port for the embedded kube-apiserver"),
+    Option("--kind-node-image", "openshell_kind_node_image", "kind node image (default: build one offline; env OPENSHELL_KIND_NODE_IMAGE)"),
+    Option("--k3s-image", "openshell_k3s_image", "k3s image for the k3d provider; must be in docker already (env OPENSHELL_K3S_IMAGE)"),
     Option("--openshell-profile", "openshell_profiles", "conformance profile to run (repeatable; default: all)", (), "linelist"),
     Option("--openshell-features", "openshell_features", "comma-separated features the implementation claims (default: all)"),
     Option("--openshell-skip-tests", "openshell_skip_tests", "comma-separated conformance test short names to skip"),
@@ -113,4 +115,6 @@ def provider_settings(config: pytest.Config) -> ProviderSettings:
         binaries=binaries,
         apiserver_port=int(port) if port else None,
         run_id=workerinput["testrunuid"] if workerinput else None,
+        kind_node_image=get(config, "openshell_kind_node_image") or None,
+        k3s_image=get(config, "openshell_k3s_image") or None,
     )

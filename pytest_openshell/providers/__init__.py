@@ -17,10 +17,14 @@ def get_provider(name: str, settings: ProviderSettings, progress: Progress) -> C
         from pytest_openshell.providers.existing import ExistingProvider
 
         return ExistingProvider(settings, progress)
-    if name in ("kind", "k3d"):
-        from pytest_openshell.providers.pending import PendingProvider
+    if name == "kind":
+        from pytest_openshell.providers.kind import KindProvider
 
-        return PendingProvider(name, settings, progress)
+        return KindProvider(settings, progress)
+    if name == "k3d":
+        from pytest_openshell.providers.k3d import K3dProvider
+
+        return K3dProvider(settings, progress)
     raise HarnessError(f"unknown cluster provider {name!r}", fix=f"use --openshell-cluster with one of: {', '.join(PROVIDERS)}")
 
 

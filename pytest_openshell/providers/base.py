@@ -23,6 +23,8 @@ class ProviderSettings:
     binaries: dict[str, str] = field(default_factory=dict)
     apiserver_port: int | None = None
     run_id: str | None = None  # shared by all pytest-xdist workers of one run
+    kind_node_image: str | None = None  # None: build the offline node image (pytest_openshell.kindimage)
+    k3s_image: str | None = None
 
 
 @dataclass(frozen=True)
