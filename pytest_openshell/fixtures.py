@@ -15,6 +15,7 @@ from kubernetes import client as k8s
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.kube.namespaces import NamespaceFactory
+from pytest_openshell.openshell.services import OpenShellServices, ServiceOptions
 from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, get_provider
@@ -92,9 +93,37 @@ def suite_config_from(config: pytest.Config) -> SuiteConfig:
                        csv(config, "openshell_budgets"), csv(config, "openshell_sizes"))
 
 
+@pytest.fixture(scope="session")
+def reference_faults() -> frozenset[str]:
+    """Faults the reference driver and gateway start with: none. Only a test package overrides this
+    (to run the suites against mutants); no option or environment variable reaches it."""
+    return frozenset()
+
+
+@pytest.fixture(scope="session")
+def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[str]) -> ServiceOptions:
+    config = request.config
+    options = ServiceOptions(
+        driver_socket=get(config, "openshell_driver_socket") or None,
+        driver_namespace=get(config, "openshell_driver_namespace") or None,
+        gateway=get(config, "openshell_gateway") or "reference",
+        gateway_endpoint=get(config, "openshell_gateway_endpoint") or None,
+        gateway_ca=get(config, "openshell_gateway_ca") or None,
+        gateway_cert=get(config, "openshell_gateway_cert") or None,
+        gateway_key=get(config, "openshell_gateway_key") or None,
+        faults=frozenset(reference_faults),
+    )
+    try:
+        options.validate()
+    except HarnessError as exc:
+        pytest.exit(f"pytest-openshell: {exc}", returncode=3)
+    return options
+
+
 @pytest.fixture
 def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox: AgentSandbox, k8s_api: k8s.ApiClient,
-                namespace_factory: NamespaceFactory, suite_config: SuiteConfig) -> Iterator[SuiteContext]:
+                namespace_factory: NamespaceFactory, suite_config: SuiteConfig,
+                service_options: ServiceOptions) -> Iterator[SuiteContext]:
     """The context of one conformance test; parametrize it (indirectly) with ConformanceTest records."""
     record: ConformanceTest = request.param
     dead = cluster.dead_components()
@@ -109,11 +138,14 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(cluster_environment(cluster))))
     name = namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
-                       step_hook=step_hook(request.config))
+                       step_hook=step_hook(request.config), namespaces=namespace_factory,
+                       services_factory=lambda c: OpenShellServices(cluster, c.namespace, service_options))
     request.node.stash[CONTEXT_KEY] = ctx  # for the failure attachments, made while the report is built
     try:
         yield ctx
     finally:
+        if ctx._services is not None:
+            request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(ctx._services.environment())))
         ctx.close()
         namespace_factory.delete(name)
 

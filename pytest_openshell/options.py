@@ -48,6 +48,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("--openshell-impl-version", "openshell_impl_version", "implementation under test: version"),
     Option("--openshell-impl-contact", "openshell_impl_contact", "implementation under test: contacts, comma-separated"),
     Option("--openshell-impl-url", "openshell_impl_url", "implementation under test: URL"),
+    Option("--openshell-driver-socket", "openshell_driver_socket", "Unix socket of a compute driver to test (default: the reference driver)"),
+    Option("--openshell-driver-namespace", "openshell_driver_namespace", "namespace the external driver creates sandboxes in"),
+    Option("--openshell-gateway", "openshell_gateway", "gateway under test: reference | external | helm", "reference"),
+    Option("--openshell-gateway-endpoint", "openshell_gateway_endpoint", "HOST:PORT of a running gateway (implies external)"),
+    Option("--openshell-gateway-ca", "openshell_gateway_ca", "CA bundle to verify the gateway's TLS certificate"),
+    Option("--openshell-gateway-cert", "openshell_gateway_cert", "client certificate for gateway mTLS"),
+    Option("--openshell-gateway-key", "openshell_gateway_key", "client key for gateway mTLS"),
 )
 
 

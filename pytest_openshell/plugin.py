@@ -18,6 +18,8 @@ from pytest_openshell.fixtures import (
     k8s_api,
     namespace,
     namespace_factory,
+    reference_faults,
+    service_options,
     suite_config,
     suite_config_from,
 )
@@ -27,7 +29,8 @@ from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
 
-__all__ = ["agent_sandbox", "cluster", "conformance", "k8s_api", "namespace", "namespace_factory", "suite_config"]
+__all__ = ["agent_sandbox", "cluster", "conformance", "k8s_api", "namespace", "namespace_factory", "reference_faults",
+           "service_options", "suite_config"]
 COLLECTOR = "openshell-results"
 
 

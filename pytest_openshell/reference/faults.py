@@ -58,8 +58,8 @@ FAULTS: Mapping[str, Fault] = {f.name: f for f in (
           "Do not compare the owning Sandbox's openshell.ai/sandbox-id label with the pod annotation.",
           "identity/chain.py: step 7, owner ID comparison"),
     Fault("ignore-delete-preconditions", DRIVER,
-          "DeleteSandbox deletes by name without uid/resourceVersion preconditions, so it can remove a "
-          "replacement object it never looked at.",
+          "DeleteSandbox deletes whatever carries the name, without reading it first and without uid/resourceVersion "
+          "preconditions, so it removes a replacement object (another sandbox's) it never looked at.",
           "driver/lifecycle.py: delete"),
     Fault("drop-watch-deletes", DRIVER,
           "WatchSandboxes never sends deleted events.",

@@ -19,7 +19,7 @@ from pytest_openshell.providers import AgentSandbox, Cluster
 from pytest_openshell.redact import redact_text
 from pytest_openshell.report.allure_support import attach_log_tails, attach_svg, attach_text
 from pytest_openshell.report.svg import histogram_svg
-from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, Measurement
+from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, PROPERTY_UNSUPPORTED, Measurement
 from pytest_openshell.suite.manifests import render
 from pytest_openshell.suite.record import ConformanceTest
 from pytest_openshell.suite.timeouts import SuiteConfig
@@ -38,7 +38,12 @@ class SuiteContext:
     properties: list[tuple[str, object]]
     step_hook: StepHook | None = None
     extra_logs: dict[str, str] = field(default_factory=dict)
+    services_factory: Callable[[SuiteContext], Any] | None = None
+    namespaces: Any = None  # the session's NamespaceFactory, for tests that need a second namespace
     _recorders: list[EventRecorder] = field(default_factory=list)
+    _deferred: list[Callable[[], Any]] = field(default_factory=list)
+    _services: Any = None
+    _pods: EventRecorder | None = None
 
     def __post_init__(self) -> None:
         self.sandboxes = SandboxAPI(self.api, self.agent_sandbox)
@@ -76,6 +81,32 @@ class SuiteContext:
         self._recorders.append(rec)
         return rec
 
+    @property
+    def pods(self) -> EventRecorder:
+        """One recorder of the namespace's pods, shared by the steps of a test."""
+        if self._pods is None:
+            self._pods = self.recorder("Pod")
+        return self._pods
+
+    @property
+    def services(self) -> Any:
+        """The OpenShell driver and gateway under test (started on first use)."""
+        if self._services is None:
+            if self.services_factory is None:
+                raise RuntimeError("this context has no OpenShell services")
+            self._services = self.services_factory(self)
+        return self._services
+
+    def extra_namespace(self, stem: str) -> str:
+        return str(self.namespaces.create(f"{self.test.short_name}-{stem}"))
+
+    def unsupported(self, features: list[str], reason: str) -> None:
+        """Skip, reporting ``features`` as not supported by the implementation under test."""
+        import pytest
+
+        self.properties.append((PROPERTY_UNSUPPORTED, json.dumps(features)))
+        pytest.skip(f"unsupported feature(s): {', '.join(features)} ({reason})")
+
     def diagnose(self) -> str:
         extra: dict[str, Callable[[], Any]] = {
             f"{kind.lower()}s": self.sandboxes.lister(kind, self.namespace)
@@ -110,6 +141,15 @@ class SuiteContext:
         wanted = ("agent-sandbox-controller", "kube-controller-manager", "kwok", "gateway", "driver")
         return {k: v for k, v in self.cluster.logs.items() if k in wanted} | self.extra_logs
 
+    def defer(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` when the test ends, before its namespace goes (e.g. release a held finalizer)."""
+        self._deferred.append(fn)
+
     def close(self) -> None:
+        for fn in reversed(self._deferred):
+            with contextlib.suppress(Exception):
+                fn()
         for rec in self._recorders:
             rec.stop()
+        if self._services is not None:
+            self._services.close()

@@ -1,0 +1,150 @@
+"""Shared steps of the OpenShell suites: create through the gateway, mint pod tokens, present them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import jwt
+from kubernetes import client as k8s
+
+from conformance.agent_sandbox.checks import pod_ready
+from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
+from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
+from pytest_openshell.kube.recorder import is_named
+from pytest_openshell.kube.waits import Obj
+from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
+from pytest_openshell.reference.clients import bearer
+from pytest_openshell.reference.labels import POD_SANDBOX_ID, SANDBOX_ID, TOKEN_AUDIENCE, WARM_POOL
+from pytest_openshell.suite.context import SuiteContext
+
+DENIALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What presenting a credential bought: an identity, or a denial (code and reason)."""
+
+    sandbox_id: str | None
+    code: grpc.StatusCode | None = None
+    reason: str = ""
+    token: str | None = None
+
+    @property
+    def denied(self) -> bool:
+        return self.code in DENIALS
+
+
+def new_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:5]}"
+
+
+def create_sandbox(ctx: SuiteContext, name: str) -> str:
+    """CreateSandbox through the gateway; the id it assigned."""
+    spec = opb.SandboxSpec(template=opb.SandboxTemplate(image=IMAGE))
+    with ctx.step(f"CreateSandbox {name} through the gateway"):
+        reply = ctx.services.gateway().CreateSandbox(opb.CreateSandboxRequest(name=name, spec=spec), timeout=RPC_TIMEOUT_S)
+    return str(reply.sandbox.metadata.id)
+
+
+def wait_pod(ctx: SuiteContext, name: str, since: int = 0, **kw: Any) -> Obj:
+    pods = ctx.pods
+    pred = kw.pop("predicate", pod_ready)
+    return pods.wait_for(is_named(name, pred), since=since, timeout=ctx.config.timeout("sandbox_ready"), what=f"pod {name} Ready",
+                         diagnose=ctx.diagnose).obj
+
+
+def pod_token(ctx: SuiteContext, pod: Obj, *, audience: str = TOKEN_AUDIENCE, service_account: str | None = None,
+              bound: bool = True) -> str:
+    """What the kubelet mounts at /var/run/secrets/openshell/token: a TokenRequest bound to the pod."""
+    meta = pod["metadata"]
+    ref = k8s.V1BoundObjectReference(kind="Pod", api_version="v1", name=meta["name"], uid=meta["uid"]) if bound else None
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[audience], expiration_seconds=600,
+                                                                            bound_object_ref=ref))
+    sa = service_account or pod["spec"].get("serviceAccountName") or "default"
+    status = ctx.core.create_namespaced_service_account_token(sa, meta["namespace"], request).status
+    return str(status.token)
+
+
+def present_to_gateway(ctx: SuiteContext, token: str) -> Outcome:
+    try:
+        issued = ctx.services.gateway().IssueSandboxToken(opb.IssueSandboxTokenRequest(), metadata=bearer(token), timeout=RPC_TIMEOUT_S)
+    except grpc.RpcError as exc:
+        return Outcome(None, exc.code(), str(exc.details()))  # type: ignore[attr-defined]
+    claims = jwt.decode(issued.token, options={"verify_signature": False})
+    return Outcome(str(claims.get("sandbox_id")), token=issued.token)
+
+
+def present_to_driver(ctx: SuiteContext, token: str) -> Outcome:
+    try:
+        reply = ctx.services.driver().AuthenticateSandbox(cpb.AuthenticateSandboxRequest(credential=token), timeout=RPC_TIMEOUT_S)
+    except grpc.RpcError as exc:
+        return Outcome(None, exc.code(), str(exc.details()))  # type: ignore[attr-defined]
+    return Outcome(str(reply.sandbox_id))
+
+
+def assert_denied(ctx: SuiteContext, outcome: Outcome, why: str) -> None:
+    assert outcome.denied, f"expected a denial ({why}), got identity {outcome.sandbox_id!r} / {outcome.code}"
+    ctx.note(f"denied ({why}): {outcome.code.name if outcome.code else '?'} {outcome.reason}")
+
+
+HOLD = "pytest-openshell.io/hold"
+
+
+def craft_pod(ctx: SuiteContext, name: str, *, sandbox_id: str | None, owners: list[dict[str, Any]],
+              namespace: str | None = None, service_account: str = "default", hold: bool = False) -> Obj:
+    """A pod made by the test (as an attacker with pod-create rights would), scheduled and run by the cluster.
+
+    ``hold`` puts a finalizer on it, so the pod outlives the garbage collector's delete (as a pod
+    does while its kubelet is still stopping it); it is released when the test ends.
+    """
+    ns = namespace or ctx.namespace
+    annotations = {POD_SANDBOX_ID: sandbox_id} if sandbox_id else {}
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "annotations": annotations, "ownerReferences": owners}
+    if hold:
+        meta["finalizers"] = [HOLD]
+        ctx.defer(lambda: ctx.core.patch_namespaced_pod(name, ns, {"metadata": {"finalizers": None}}))
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": meta,
+            "spec": {"serviceAccountName": service_account, "automountServiceAccountToken": False,
+                     "containers": [{"name": "agent", "image": IMAGE}]}}
+    ctx.core.create_namespaced_pod(ns, body)
+    if ns == ctx.namespace:
+        return wait_pod(ctx, name)
+    from pytest_openshell.kube.waits import named, watch_until
+
+    return watch_until(ctx.core.list_namespaced_pod, pod_ready, timeout=ctx.config.timeout("sandbox_ready"),
+                       what=f"pod {ns}/{name} Ready", namespace=ns, **named(name)).obj
+
+
+def owner(obj: Obj, *, uid: str | None = None, controller: bool = True) -> dict[str, Any]:
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+            "uid": uid or obj["metadata"]["uid"], "controller": controller, "blockOwnerDeletion": False}
+
+
+def sandbox_object(ctx: SuiteContext, name: str) -> Obj:
+    return ctx.sandboxes.get("Sandbox", ctx.namespace, name)
+
+
+def openshell_pool(ctx: SuiteContext, pool: str = "osh-pool", replicas: int = 2, template_annotations: dict[str, str] | None = None,
+                   opt_in: bool = True) -> str:
+    """A SandboxTemplate running the driver's image and a pool of it (opted in to the driver's warm path)."""
+    spec: dict[str, Any] = {"containers": [{"name": "agent", "image": IMAGE}], "automountServiceAccountToken": False}
+    template = ctx.sandboxes.template(f"{pool}-tpl", spec)
+    if template_annotations:
+        template["spec"]["podTemplate"]["metadata"] = {"annotations": template_annotations}
+    ctx.sandboxes.create(ctx.namespace, template)
+    body = ctx.sandboxes.warm_pool(pool, f"{pool}-tpl", replicas)
+    if opt_in:
+        body["metadata"]["labels"] = {WARM_POOL: "true"}
+    ctx.sandboxes.create(ctx.namespace, body)
+    ctx.recorder("SandboxWarmPool").wait_for(is_named(pool, lambda o: (o.get("status") or {}).get("readyReplicas") == replicas),
+                                             timeout=ctx.config.timeout("pool_ready"), what=f"pool {pool} ready",
+                                             diagnose=ctx.diagnose)
+    return f"{pool}-tpl"
+
+
+__all__ = ["SANDBOX_ID", "Outcome", "assert_denied", "craft_pod", "create_sandbox", "new_name", "owner", "pod_token",
+           "present_to_driver", "present_to_gateway", "sandbox_object", "wait_pod"]

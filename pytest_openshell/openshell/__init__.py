@@ -1,0 +1,1 @@
+"""The OpenShell side under test: a compute driver and a gateway, reference or external."""

@@ -1,0 +1,172 @@
+"""The driver and gateway one conformance test talks to.
+
+By default the reference implementations start in-process, serving the test's own namespace
+(starting them takes milliseconds, and a fresh pair per test isolates tests and mutants).
+``--openshell-driver-socket`` / ``--openshell-gateway-endpoint`` point the suites at external
+ones instead. Faults (mutants) reach the references only through the ``reference_faults``
+fixture, which only a test package can override.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
+from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
+from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.providers import Cluster
+from pytest_openshell.reference.clients import driver_client, gateway_client
+
+IMAGE = "localhost/pytest-openshell/sandbox:1"
+RPC_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    driver_socket: str | None = None
+    driver_namespace: str | None = None
+    gateway: str = "reference"  # reference | external | helm
+    gateway_endpoint: str | None = None
+    gateway_ca: str | None = None
+    gateway_cert: str | None = None
+    gateway_key: str | None = None
+    faults: frozenset[str] = frozenset()
+
+    def validate(self) -> None:
+        if self.gateway == "helm":
+            raise HarnessError("--openshell-gateway=helm needs a cluster that can pull the OpenShell chart and image",
+                               fix="on an offline cluster use the reference gateway (default) or --openshell-gateway-endpoint")
+        if self.gateway_endpoint and self.gateway == "reference":
+            object.__setattr__(self, "gateway", "external")
+        if self.gateway == "external" and not self.gateway_endpoint:
+            raise HarnessError("--openshell-gateway=external needs --openshell-gateway-endpoint HOST:PORT")
+        if self.driver_socket and not Path(self.driver_socket).is_socket():
+            raise HarnessError(f"driver socket {self.driver_socket} does not exist or is not a Unix socket",
+                               fix="start the driver first, or drop --openshell-driver-socket to use the reference driver")
+        for flag, path in (("--openshell-gateway-ca", self.gateway_ca), ("--openshell-gateway-cert", self.gateway_cert),
+                           ("--openshell-gateway-key", self.gateway_key)):
+            if path and not Path(path).is_file():
+                raise HarnessError(f"{flag} {path} is not a readable file")
+
+
+@dataclass
+class OpenShellServices:
+    cluster: Cluster
+    namespace: str
+    options: ServiceOptions
+    _stack: ExitStack = field(default_factory=ExitStack)
+    _driver_socket: Path | None = None
+    _gateway_handle: Any = None
+    _driver_handle: Any = None
+    _driver_stub: cpb_grpc.ComputeDriverStub | None = None
+    _gateway_stub: opb_grpc.OpenShellStub | None = None
+
+    @property
+    def reference_driver(self) -> bool:
+        return self.options.driver_socket is None
+
+    @property
+    def reference_gateway(self) -> bool:
+        return self.options.gateway == "reference"
+
+    @property
+    def sandbox_namespace(self) -> str:
+        return self.options.driver_namespace or self.namespace if not self.reference_driver else self.namespace
+
+    # -- the driver -------------------------------------------------------------------------------
+    def driver_socket(self) -> Path:
+        if self._driver_socket is None:
+            if self.options.driver_socket:
+                self._driver_socket = Path(self.options.driver_socket)
+            else:
+                from pytest_openshell.reference.driver import start_driver
+
+                # Unix socket paths are limited to ~107 bytes: a short private dir, not tmp_path.
+                sockdir = Path(tempfile.mkdtemp(prefix="osh-"))
+                self._stack.callback(shutil.rmtree, sockdir, ignore_errors=True)
+                self._driver_handle = start_driver(sockdir / "driver.sock", self.namespace, kubeconfig=self.cluster.kubeconfig,
+                                                   default_image=IMAGE, faults=self.options.faults & driver_faults())
+                self._stack.callback(self._driver_handle.stop)
+                self._driver_socket = Path(self._driver_handle.socket_path)
+        return self._driver_socket
+
+    def driver(self) -> cpb_grpc.ComputeDriverStub:
+        if self._driver_stub is None:
+            self._driver_stub = self._stack.enter_context(driver_client(self.driver_socket()))
+            try:
+                self._driver_stub.GetCapabilities(cpb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT_S)
+            except grpc.RpcError as exc:
+                raise HarnessError(f"the compute driver at {self.driver_socket()} does not answer: {exc.code()}",  # type: ignore[attr-defined]
+                                   fix="check that the driver is running and serving openshell.compute.v1.ComputeDriver") from None
+        return self._driver_stub
+
+    def capabilities(self) -> cpb.GetCapabilitiesResponse:
+        return self.driver().GetCapabilities(cpb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT_S)
+
+    # -- the gateway ------------------------------------------------------------------------------
+    def gateway_address(self) -> str:
+        if self.options.gateway_endpoint:
+            return self.options.gateway_endpoint
+        if self._gateway_handle is None:
+            from pytest_openshell.reference.gateway import start_gateway
+
+            db = Path(tempfile.mkdtemp(prefix="osh-gw-"))
+            self._stack.callback(shutil.rmtree, db, ignore_errors=True)
+            self._gateway_handle = start_gateway(self.driver_socket(), db / "gateway.db", kubeconfig=self.cluster.kubeconfig,
+                                                 namespaces=[self.namespace], faults=self.options.faults & gateway_faults())
+            self._stack.callback(self._gateway_handle.stop)
+        return str(self._gateway_handle.address)
+
+    def gateway(self) -> opb_grpc.OpenShellStub:
+        if self._gateway_stub is None:
+            o = self.options
+            tls = [Path(p).read_bytes() if p else None for p in (o.gateway_ca, o.gateway_key, o.gateway_cert)]
+            self._gateway_stub = self._stack.enter_context(
+                gateway_client(self.gateway_address(), root_certificates=tls[0], private_key=tls[1], certificate_chain=tls[2]))
+        return self._gateway_stub
+
+    @property
+    def gateway_public_key(self) -> Any:
+        """The reference gateway's verification key (None for an external gateway)."""
+        self.gateway_address()
+        return self._gateway_handle.public_key if self._gateway_handle is not None else None
+
+    @property
+    def gateway_issuer(self) -> str | None:
+        self.gateway_address()
+        return self._gateway_handle.issuer if self._gateway_handle is not None else None
+
+    def environment(self) -> dict[str, Any]:
+        env: dict[str, Any] = {}
+        if self._driver_socket is not None:
+            caps = self.capabilities()
+            env["driver"] = {"underTest": True, "kind": "reference" if self.reference_driver else "external",
+                             "endpoint": f"unix:{self._driver_socket}", "version": caps.driver_version,
+                             "capabilities": {"supportsSandboxAuthentication": caps.supports_sandbox_authentication,
+                                              "driverReportsRuntimeReadiness": caps.driver_reports_runtime_readiness}}
+        if self._gateway_handle is not None or self.options.gateway_endpoint:
+            env["gateway"] = {"underTest": True, "kind": self.options.gateway, "endpoint": self.gateway_address()}
+        return env
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def driver_faults() -> frozenset[str]:
+    from pytest_openshell.reference.faults import FAULTS
+
+    return frozenset(name for name, fault in FAULTS.items() if "driver" in fault.components)
+
+
+def gateway_faults() -> frozenset[str]:
+    from pytest_openshell.reference.faults import FAULTS
+
+    return frozenset(name for name, fault in FAULTS.items() if "gateway" in fault.components)

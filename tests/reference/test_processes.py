@@ -1,0 +1,98 @@
+"""The servers as host processes (their command lines), clean in-process shutdown, and the gateway's TLS modes."""
+
+from __future__ import annotations
+
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import pytest
+
+from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
+from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
+from pytest_openshell.providers import Cluster
+from pytest_openshell.reference.clients import driver_client, gateway_client
+from pytest_openshell.reference.driver import DriverHandle, start_driver
+from pytest_openshell.reference.gateway import TlsConfig, start_gateway
+from tests.reference.certs import make_pki
+from tests.reference.conftest import TIMEOUT
+
+pytestmark = pytest.mark.cluster
+
+
+@contextmanager
+def server_process(module: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``python -m module args``; yields it with the address from its "listening on" line; SIGTERM at the end."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(timeout=TIMEOUT)
+        line = proc.stdout.readline() if ready else ""
+        assert line.startswith("listening on "), f"{module} did not start: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"  # type: ignore[union-attr]
+        yield proc, line.split(" ", 2)[2].strip()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_command_lines(cluster: Cluster, sandbox_namespace: str, sockdir: Path, tmp_path: Path) -> None:
+    socket = sockdir / "driver.sock"
+    with server_process("pytest_openshell.reference.driver", "--socket", str(socket), "--kubeconfig", str(cluster.kubeconfig),
+                        "--namespace", sandbox_namespace, "--gateway-id", "cli") as (_, driver_address):
+        assert driver_address == f"unix:{socket}"
+        with server_process("pytest_openshell.reference.gateway", "--listen", "127.0.0.1:0", "--driver-socket", str(socket),
+                            "--kubeconfig", str(cluster.kubeconfig), "--db", str(tmp_path / "gw.db"), "--gateway-id", "cli",
+                            "--namespaces", sandbox_namespace) as (_, address):
+            with gateway_client(address) as gw:
+                assert gw.Health(opb.HealthRequest()).status == opb.ServiceStatus.SERVICE_STATUS_HEALTHY
+                info = gw.GetGatewayInfo(opb.GetGatewayInfoRequest())
+                assert [d.capabilities.driver_name for d in info.compute_drivers] == ["kubernetes"]
+    assert not socket.exists(), "the driver removes its socket on exit"
+
+
+def test_stop_ends_open_streams_and_leaves_no_threads(cluster: Cluster, sandbox_namespace: str, sockdir: Path) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    handle = start_driver(sockdir / "d.sock", sandbox_namespace, kubeconfig=cluster.kubeconfig)
+    with driver_client(handle.socket_path) as drv:
+        stream = drv.WatchSandboxes(cpb.WatchSandboxesRequest())
+        drv.ListSandboxes(cpb.ListSandboxesRequest(), wait_for_ready=True)
+        started = time.monotonic()
+        handle.stop()
+        assert time.monotonic() - started < 1.5, "an open watch must not hold the server for its grace period"
+        with pytest.raises(grpc.RpcError) as ended:  # ended by the server, not left hanging
+            for _ in stream:
+                pass
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert not handle.socket_path.exists()
+    leftover = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert leftover == []
+
+
+def test_gateway_tls_and_mtls(cluster: Cluster, sandbox_namespace: str, driver: DriverHandle, tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    ca = pki.ca.read_bytes()
+    client = {"private_key": pki.client_key.read_bytes(), "certificate_chain": pki.client_cert.read_bytes()}
+    healthy = opb.ServiceStatus.SERVICE_STATUS_HEALTHY
+    with start_gateway(driver.socket_path, tmp_path / "tls.db", kubeconfig=cluster.kubeconfig, namespaces=[sandbox_namespace],
+                       tls=TlsConfig(pki.server_cert, pki.server_key)) as tls:
+        with gateway_client(tls.address, root_certificates=ca) as gw:
+            assert gw.Health(opb.HealthRequest(), timeout=TIMEOUT).status == healthy
+    with start_gateway(driver.socket_path, tmp_path / "mtls.db", kubeconfig=cluster.kubeconfig, namespaces=[sandbox_namespace],
+                       tls=TlsConfig(pki.server_cert, pki.server_key, client_ca=pki.ca)) as mtls:
+        with gateway_client(mtls.address, root_certificates=ca, **client) as gw:
+            assert gw.Health(opb.HealthRequest(), timeout=TIMEOUT).status == healthy
+        with gateway_client(mtls.address, root_certificates=ca) as gw, pytest.raises(grpc.RpcError) as refused:
+            gw.Health(opb.HealthRequest(), timeout=TIMEOUT)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, "no client certificate, no connection"
