@@ -16,6 +16,7 @@ import jwt
 import pytest
 
 from conformance.openshell.common import (
+    HOLD,
     Outcome,
     assert_denied,
     craft_pod,
@@ -171,13 +172,27 @@ def stale_claim(ctx: SuiteContext, present: Present) -> None:
     adopted = claim["status"]["sandbox"]["name"]
     pod = wait_pod(ctx, adopted, predicate=lambda p: POD_SANDBOX_ID in (p["metadata"].get("annotations") or {}))
     token = pod_token(ctx, pod)
-    # Delete the claim but keep its Sandbox, point the Sandbox back at the old claim, and recreate
-    # a claim of the same name: the Sandbox now names a claim whose live uid is not its claim-uid.
-    ctx.sandboxes.delete("SandboxClaim", ctx.namespace, name, body={"propagationPolicy": "Orphan"})
+    # Hold the claimed Sandbox and its pod (finalizers: they linger while being deleted, as they
+    # would behind a slow kubelet), delete the claim, and recreate a claim of the same name: the
+    # Sandbox's claim-uid now names a claim that no longer exists.
+    hold(ctx, "Sandbox", adopted)
+    hold(ctx, "Pod", adopted)
+    ctx.sandboxes.delete("SandboxClaim", ctx.namespace, name)
     claims.wait_for(is_named(name, deleted=True), timeout=ctx.config.timeout("claim_ready"), what="claim deleted", diagnose=ctx.diagnose)
-    ctx.sandboxes.patch("Sandbox", ctx.namespace, adopted, [{"op": "add", "path": "/metadata/ownerReferences", "value": [owner(claim)]}])
     ctx.sandboxes.create(ctx.namespace, ctx.sandboxes.claim(name, template="osh-pool-tpl", pool="osh-pool"))
     assert_denied(ctx, present(ctx, token), "claim deleted and recreated under the same name")
+
+
+def hold(ctx: SuiteContext, kind: str, name: str) -> None:
+    """A finalizer that keeps the object while it is being deleted, released when the test ends."""
+    patch = [{"op": "add", "path": "/metadata/finalizers", "value": [HOLD]}]
+    release = [{"op": "remove", "path": "/metadata/finalizers"}]
+    if kind == "Pod":
+        ctx.core.patch_namespaced_pod(name, ctx.namespace, patch)
+        ctx.defer(lambda: ctx.core.patch_namespaced_pod(name, ctx.namespace, release))
+    else:  # custom objects take merge patches, which replace the list
+        ctx.sandboxes.patch(kind, ctx.namespace, name, {"metadata": {"finalizers": [HOLD]}})
+        ctx.defer(lambda: ctx.sandboxes.patch(kind, ctx.namespace, name, {"metadata": {"finalizers": None}}))
 
 
 def template_annotation(ctx: SuiteContext, present: Present) -> None:

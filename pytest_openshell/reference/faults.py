@@ -33,6 +33,8 @@ class Fault:
     components: frozenset[Component]
     description: str
     where: str  # the module and check it disables
+    # Set when no black-box test can tell the mutant apart on a correct cluster, and why.
+    equivalent: str | None = None
 
 
 FAULTS: Mapping[str, Fault] = {f.name: f for f in (
@@ -53,7 +55,10 @@ FAULTS: Mapping[str, Fault] = {f.name: f for f in (
           "identity/chain.py: warm-claim re-anchoring"),
     Fault("skip-pod-uid-check", BOTH,
           "Accept a token bound to an earlier pod of the same name (the pod UID in the token is not compared).",
-          "identity/chain.py: step 4, pod UID comparison"),
+          "identity/chain.py: step 4, pod UID comparison",
+          equivalent="kube-apiserver's TokenReview already rejects a pod-bound token whose pod UID is not the live "
+                     "pod's, so the gateway's own check is defence in depth that no request can reach on a correct "
+                     "cluster (only within the apiserver's informer lag)"),
     Fault("skip-label-id-check", BOTH,
           "Do not compare the owning Sandbox's openshell.ai/sandbox-id label with the pod annotation.",
           "identity/chain.py: step 7, owner ID comparison"),

@@ -1,0 +1,29 @@
+"""The suites bite: against every mutant at least one conformance test fails, and against the
+unmodified references none does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_openshell.reference.faults import FAULTS
+from tests.mutants.runner import profile_for, run_suite
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def test_unmodified_references_pass_everything(tmp_path: Path) -> None:
+    outcomes = run_suite(tmp_path, frozenset(), ("compute-driver", "gateway-identity"))
+    from conformance.openshell import TESTS
+
+    assert len(outcomes) == len(TESTS)
+    bad = {k: v for k, v in outcomes.items() if v not in ("passed",)}
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("fault", sorted(name for name, f in FAULTS.items() if not f.equivalent))
+def test_mutant_is_caught(fault: str, tmp_path: Path) -> None:
+    outcomes = run_suite(tmp_path, frozenset({fault}), (profile_for(fault),))
+    caught = sorted(name for name, outcome in outcomes.items() if outcome in ("failed", "error"))
+    assert caught, f"no conformance test fails against mutant {fault}: {outcomes}"
