@@ -56,3 +56,27 @@ def test_unknown_agent_sandbox_version(tmp_path: Path) -> None:
     assert code == 3
     message = one_message(out.replace("[openshell]", ""))
     assert "v9.9.9" in message and "v0.4.6" in message and "v0.5.6" in message
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize(("args", "says"), [
+    (["--openshell-gateway-endpoint=127.0.0.1:9"], "is unreachable"),
+    (["--openshell-driver-socket=/nonexistent/driver.sock"], "does not exist or is not a Unix socket"),
+    (["--openshell-gateway=helm"], "OpenShell chart"),
+])
+def test_unusable_openshell_endpoints(tmp_path: Path, args: list[str], says: str) -> None:
+    code, out = conformance(tmp_path, "-k", "ValidPodTokenGetsIdentity and not Driver", *args)
+    assert code == 3, out[-2000:]
+    lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
+    assert len(lines) == 1 and says in lines[0], out[-2000:]
+    assert "Traceback" not in out
+
+
+def test_missing_kube_context(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n")
+    code, out = conformance(tmp_path, "--openshell-cluster=existing", f"--kubeconfig={kubeconfig}", "--kube-context=nope",
+                            "-k", "SandboxReady")
+    assert code == 3
+    message = one_message(out)
+    assert "nope" in message and "--kube-context" in message

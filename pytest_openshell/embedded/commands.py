@@ -65,8 +65,8 @@ def kube_apiserver(binary: Path, lay: Layout) -> list[str]:
     ]
 
 
-def kube_controller_manager(binary: Path, lay: Layout) -> list[str]:
-    kubeconfig = lay.kubeconfig("controller-manager")
+def _control_loop(binary: Path, kubeconfig: Path) -> list[str]:
+    """What controller-manager and scheduler share: one identity, no serving port, no election."""
     return [
         str(binary),
         f"--kubeconfig={kubeconfig}",
@@ -75,6 +75,13 @@ def kube_controller_manager(binary: Path, lay: Layout) -> list[str]:
         f"--bind-address={LOOPBACK}",
         "--secure-port=0",
         "--leader-elect=false",
+        "--v=1",
+    ]
+
+
+def kube_controller_manager(binary: Path, lay: Layout) -> list[str]:
+    return [
+        *_control_loop(binary, lay.kubeconfig("controller-manager")),
         f"--service-account-private-key-file={lay.pki / 'sa.key'}",
         f"--root-ca-file={lay.pki / 'ca.crt'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
@@ -83,22 +90,11 @@ def kube_controller_manager(binary: Path, lay: Layout) -> list[str]:
         "--use-service-account-credentials=false",
         # Embedded pods are simulated; evicting them for a missed heartbeat would be noise.
         "--controllers=*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-        "--v=1",
     ]
 
 
 def kube_scheduler(binary: Path, lay: Layout) -> list[str]:
-    kubeconfig = lay.kubeconfig("scheduler")
-    return [
-        str(binary),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        f"--bind-address={LOOPBACK}",
-        "--secure-port=0",
-        "--leader-elect=false",
-        "--v=1",
-    ]
+    return _control_loop(binary, lay.kubeconfig("scheduler"))
 
 
 __all__ = ["CLUSTER_DOMAIN", "etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler"]

@@ -27,6 +27,7 @@ from pytest_openshell.reference.clients import driver_client, gateway_client
 
 IMAGE = "localhost/pytest-openshell/sandbox:1"
 RPC_TIMEOUT_S = 30.0
+GATEWAY_PROBE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,25 @@ class ServiceOptions:
                            ("--openshell-gateway-key", self.gateway_key)):
             if path and not Path(path).is_file():
                 raise HarnessError(f"{flag} {path} is not a readable file")
+        if self.gateway_endpoint:
+            self._probe_gateway()
+
+    def _probe_gateway(self) -> None:
+        """Fail before any test when the gateway cannot be reached (or its TLS does not match)."""
+        assert self.gateway_endpoint is not None
+        if self.gateway_ca:
+            read = [Path(p).read_bytes() if p else None for p in (self.gateway_ca, self.gateway_key, self.gateway_cert)]
+            channel = grpc.secure_channel(self.gateway_endpoint, grpc.ssl_channel_credentials(*read))
+        else:
+            channel = grpc.insecure_channel(self.gateway_endpoint)
+        try:
+            grpc.channel_ready_future(channel).result(timeout=GATEWAY_PROBE_S)
+        except grpc.FutureTimeoutError:
+            tls = " or its TLS material does not match (--openshell-gateway-ca/-cert/-key)" if self.gateway_ca else ""
+            raise HarnessError(f"the gateway at {self.gateway_endpoint} is unreachable{tls}",
+                               fix="check the endpoint and that the gateway is running") from None
+        finally:
+            channel.close()
 
 
 @dataclass
