@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,33 @@ CLUSTER_DOMAIN = "cluster.local"
 SA_ISSUER = f"https://kubernetes.default.svc.{CLUSTER_DOMAIN}"
 
 
+PORT_FLOOR = 10000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A free loopback port below the ephemeral range.
+
+    A port from bind(0) is ephemeral: between our probe and the component's bind, any outgoing
+    connection on the machine (the apiserver's own, to etcd) may take it. Below the range only
+    another listener can, which is rare enough that the boot treats it as a real conflict.
+    """
+    ceiling = _ephemeral_floor() - 1
+    for _ in range(50):
+        port = random.randint(PORT_FLOOR, ceiling) if ceiling > PORT_FLOOR else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])

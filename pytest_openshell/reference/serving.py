@@ -7,8 +7,11 @@ last, in reverse order of registration.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent import futures
@@ -18,6 +21,7 @@ import grpc
 
 log = logging.getLogger(__name__)
 STOP_GRACE_S = 2.0
+STOP_DEADLINE_S = 15.0
 
 
 class ServerHandle:
@@ -89,4 +93,12 @@ def serve_until_signalled(handle: ServerHandle) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    handle.wait()
+    while not handle.stopped:
+        handle._done.wait(1.0)
+        stopping = handle._stopping
+        if stopping and not handle._done.wait(STOP_DEADLINE_S):
+            # A handler stuck in a call without a deadline must not keep a signalled server alive.
+            log.error("%s did not stop within %.0fs of the signal; exiting anyway", handle.address, STOP_DEADLINE_S)
+            faulthandler.dump_traceback(all_threads=True)
+            sys.stderr.flush()
+            os._exit(1)
