@@ -2,9 +2,9 @@
 
 Every run boots a new embedded cluster, except one pair that keeps a cluster and reuses it.
 A flake is a test whose outcome differs from conformance/expectations.yaml for the lane (tests it
- does not list must pass). After
-each run, leaked processes are those still alive that reference the run's private TMPDIR (run
-dirs, kubeconfigs); leaked namespaces are counted on the kept cluster after its reuse run.
+does not list must pass). After each run, leaked processes are those still alive that reference
+the run's private TMPDIR (run dirs, kubeconfigs); leaked namespaces are counted on the kept
+cluster after its reuse run.
 Last line: ``runs=<n> flaky=<k> leaked_processes=<p> leaked_namespaces=<q>``.
 """
 
