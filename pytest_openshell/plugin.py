@@ -47,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     config.addinivalue_line("markers", "openshell_conformance: a conformance test record")
+    if not config.pluginmanager.hasplugin("xdist"):  # latency tests carry it whether or not xdist is installed
+        config.addinivalue_line("markers", "xdist_group(name): run with the other tests of this group on one xdist worker")
     if not hasattr(config, "workerinput"):  # xdist workers forward their reports to the controller
         config.pluginmanager.register(ResultsCollector(config, get(config, "openshell_results_json") or None), COLLECTOR)
 
