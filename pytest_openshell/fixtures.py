@@ -144,8 +144,8 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     try:
         yield ctx
     finally:
-        if ctx._services is not None:
-            request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(ctx._services.environment())))
+        if ctx.services_started is not None:
+            request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(ctx.services_started.environment())))
         ctx.close()
         namespace_factory.delete(name)
 

@@ -99,7 +99,10 @@ class OpenShellServices:
 
     @property
     def sandbox_namespace(self) -> str:
-        return self.options.driver_namespace or self.namespace if not self.reference_driver else self.namespace
+        """Where sandboxes are created: the test's namespace, unless an external driver serves its own."""
+        if self.reference_driver:
+            return self.namespace
+        return self.options.driver_namespace or self.namespace
 
     # -- the driver -------------------------------------------------------------------------------
     def driver_socket(self) -> Path:

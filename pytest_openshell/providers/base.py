@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,16 @@ class Cluster:
     # Components of the cluster that died since it came up: (name, log file). Providers that
     # supervise processes fill it in, so a dead apiserver becomes a failed test, not a hang.
     dead_components: Callable[[], list[tuple[str, str]]] = lambda: []
+
+
+def docker_cluster_name(settings: ProviderSettings, lane_version: str) -> str:
+    """The name of a kind/k3d cluster: the kept name per lane, else one unique to this run.
+
+    These names become container and network names: short, lowercase, shared by xdist workers.
+    """
+    if settings.keep_cluster:
+        return f"{settings.cluster_name}-{lane_version.replace('.', '-')}"
+    return f"pso-{(settings.run_id or uuid.uuid4().hex)[:10].lower()}"
 
 
 class ClusterProvider(ABC):

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage.docker import image_exists, require_docker
 from pytest_openshell.kindimage.workloads import ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
 from pytest_openshell.kube.client import api_client, server_version
-from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider
+from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
 from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.existing import ExistingProvider
 from pytest_openshell.resources import data_dir
@@ -74,8 +73,7 @@ class K3dProvider(ClusterProvider):
         pins = load_pins()
         lane = pins.lane(self.settings.agent_sandbox_version)
         resolver = Resolver(self.settings.binaries, progress=self.progress)
-        s = self.settings
-        name = f"{s.cluster_name}-{lane.version.replace('.', '-')}" if s.keep_cluster else f"pso-{(s.run_id or uuid.uuid4().hex)[:10]}"
+        name = docker_cluster_name(self.settings, lane.version)
         run_dir = runs_base() / f"k3d-{name}"
         run_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = run_dir / "kubeconfig"
@@ -105,7 +103,7 @@ class K3dProvider(ClusterProvider):
         return Cluster(
             provider=self.name, kubeconfig=kubeconfig, server=host, server_version=server_version(kubeconfig),
             node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served),
-            details={"cluster_name": name, "boot_seconds": time.monotonic() - started, "kept": s.keep_cluster},
+            details={"cluster_name": name, "boot_seconds": time.monotonic() - started, "kept": self.settings.keep_cluster},
         )
 
     def _k3d_run(self, *args: str) -> None:

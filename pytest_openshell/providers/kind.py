@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from pytest_openshell.kindimage.docker import docker, docker_binary, image_exist
 from pytest_openshell.kindimage.node import ensure_node_image
 from pytest_openshell.kindimage.workloads import ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
 from pytest_openshell.kube.client import api_client, server_version
-from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider
+from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
 from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.existing import ExistingProvider
 from pytest_openshell.resources import data_dir
@@ -68,14 +67,6 @@ class KindProvider(ClusterProvider):
         self._name: str | None = None
         self._run_dir: Path | None = None
 
-    # -- naming -------------------------------------------------------------------------------
-    def _cluster_name(self, lane: Lane) -> str:
-        s = self.settings
-        if s.keep_cluster:
-            return f"{s.cluster_name}-{lane.version.replace('.', '-')}"
-        # kind names become container/network names: short, lowercase, unique per run
-        return f"pso-{(s.run_id or uuid.uuid4().hex)[:10].lower()}"
-
     def _kind(self) -> str:
         pins = load_pins()
         return str(Resolver(self.settings.binaries, progress=self.progress).resolve(pins.binary("kind")).path)
@@ -91,7 +82,7 @@ class KindProvider(ClusterProvider):
         lane = pins.lane(self.settings.agent_sandbox_version)
         resolver = Resolver(self.settings.binaries, progress=self.progress)
         kind = self._kind()
-        name = self._cluster_name(lane)
+        name = docker_cluster_name(self.settings, lane.version)
         # before any run dir or lock exists, so a missing image leaves nothing behind
         image = None if name in self._clusters(kind) else self._node_image(pins, resolver)
         run_dir = runs_base() / f"kind-{name}"

@@ -97,6 +97,11 @@ class SuiteContext:
             self._services = self.services_factory(self)
         return self._services
 
+    @property
+    def services_started(self) -> Any:
+        """The services if a test used them, else None (nothing is started for the asking)."""
+        return self._services
+
     def extra_namespace(self, stem: str) -> str:
         return str(self.namespaces.create(f"{self.test.short_name}-{stem}"))
 
