@@ -8,17 +8,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from kubernetes import client as k8s
 
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.kube.namespaces import NamespaceFactory
 from pytest_openshell.openshell.services import OpenShellServices, ServiceOptions
 from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
-from pytest_openshell.providers import AgentSandbox, Cluster, get_provider
+from pytest_openshell.providers import AgentSandbox, Cluster, ProviderSettings, get_provider
 from pytest_openshell.report.allure_support import step_hook
 from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_UNSUPPORTED
 from pytest_openshell.suite import ConformanceTest, Selection
@@ -29,17 +31,26 @@ from pytest_openshell.suite.timeouts import SuiteConfig, load_config
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The cluster under test, booted or attached once per session (shared by xdist workers)."""
-    config = request.config
+    with provided_cluster(request.config, get(request.config, "openshell_cluster"), provider_settings(request.config)) as acquired:
+        yield acquired
+
+
+@contextmanager
+def provided_cluster(config: pytest.Config, provider_name: str, settings: ProviderSettings) -> Iterator[Cluster]:
+    """Acquire from the provider (a harness error ends the session with its message); release however the
+    session ends, a Ctrl-C during the release included."""
     try:
-        provider = get_provider(get(config, "openshell_cluster"), provider_settings(config), terminal_progress(config))
+        provider = get_provider(provider_name, settings, terminal_progress(config))
         acquired = provider.acquire()
     except HarnessError as exc:
         pytest.exit(f"pytest-openshell: {exc}", returncode=3)
-    config.stash[CLUSTER_KEY] = acquired
     try:
         yield acquired
     finally:
-        provider.release()
+        with signals_deferred() as held:
+            provider.release()
+        if held:
+            raise KeyboardInterrupt(f"signal {held[0]} (held until the cluster was released)")
 
 
 @pytest.fixture(scope="session")
@@ -62,21 +73,20 @@ def k8s_api(cluster: Cluster) -> Iterator[k8s.ApiClient]:
 
 
 @pytest.fixture(scope="session")
-def namespace_factory(k8s_api: k8s.ApiClient) -> Iterator[NamespaceFactory]:
+def namespace_factory(cluster: Cluster, k8s_api: k8s.ApiClient) -> Iterator[NamespaceFactory]:
     factory = NamespaceFactory(k8s_api, run_label=uuid.uuid4().hex[:8])
     yield factory
-    factory.await_deleted()
+    if not cluster.disposable:  # a kept or existing cluster must be left as found
+        factory.await_deleted()
 
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, namespace_factory: NamespaceFactory) -> Iterator[str]:
-    """A fresh namespace for one test; deleted afterwards (awaited once, at the end of the session)."""
+    """A fresh namespace for one test; deleted afterwards (awaited once, at the end of the session,
+    unless the cluster itself goes then)."""
     name = namespace_factory.create(request.node.name)
     yield name
     namespace_factory.delete(name)
-
-
-CLUSTER_KEY = pytest.StashKey[Cluster]()
 
 
 @pytest.fixture(scope="session")

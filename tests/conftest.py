@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from pytest_openshell.fixtures import provided_cluster
 from pytest_openshell.options import provider_settings
-from pytest_openshell.progress import terminal_progress
-from pytest_openshell.providers import Cluster, get_provider
+from pytest_openshell.providers import Cluster
 from pytest_openshell.toolchain import load_pins
 
 LANES = sorted(load_pins().lanes)
@@ -24,13 +25,7 @@ def lane(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest, lane: str) -> Iterator[Cluster]:
-    """Overrides the plugin's cluster: the same provider, once per lane."""
-    from dataclasses import replace
-
+    """Overrides the plugin's cluster: the embedded provider, once per lane."""
     settings = replace(provider_settings(request.config), agent_sandbox_version=lane)
-    provider = get_provider("embedded", settings, terminal_progress(request.config))
-    acquired = provider.acquire()
-    try:
+    with provided_cluster(request.config, "embedded", settings) as acquired:
         yield acquired
-    finally:
-        provider.release()

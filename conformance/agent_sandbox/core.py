@@ -20,7 +20,9 @@ from conformance.agent_sandbox.checks import (
 )
 from pytest_openshell.agentsandbox import name_hash
 from pytest_openshell.agentsandbox.labels import NAME_HASH
-from pytest_openshell.kube.recorder import is_named
+from pytest_openshell.errors import WaitTimeout
+from pytest_openshell.kube.recorder import is_named, wait_first
+from pytest_openshell.kube.waits import condition
 from pytest_openshell.results.model import Measurement
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext
@@ -95,15 +97,20 @@ def pod_recreate(ctx: SuiteContext) -> None:
     ctx.measure(Measurement("pod_recreate_to_serving_ms", recreations))
 
 
+def _finished(obj: dict) -> bool:
+    cond = condition(obj, "Finished")
+    return cond is not None and cond.get("status") == "True"
+
+
 def pod_failure(ctx: SuiteContext) -> None:
     if ctx.cluster.node_mode != "simulated":
         pytest.skip("driving a pod failure needs the node simulator (embedded cluster)")
-    pods, slices = ctx.recorder("Pod"), ctx.recorder("EndpointSlice")
+    pods, slices, boxes = ctx.recorder("Pod"), ctx.recorder("EndpointSlice"), ctx.recorder("Sandbox")
     ctx.apply(SERVICE_MANIFEST)
     pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
     svc_before = _service_identity(ctx)
     failed_uid = uid(pod)
-    mark_p, mark_s = pods.mark(), slices.mark()
+    mark_p, mark_s, mark_b = pods.mark(), slices.mark(), boxes.mark()
     with ctx.step("make the pod's container exit 1 (simulated node)"):
         t0 = now()
         ctx.core.patch_namespaced_pod(AGENT, ctx.namespace, {"metadata": {"annotations": {"pytest-openshell.io/fail": "true"}}})
@@ -111,6 +118,23 @@ def pod_failure(ctx: SuiteContext) -> None:
                       timeout=ctx.config.timeout("pod_recreate"), what="pod phase Failed", diagnose=ctx.diagnose)
         left = slices.wait_for(slice_of(AGENT, not_serving(failed_uid)), since=mark_s, timeout=ctx.config.timeout("endpoints"),
                                what="the failed pod to leave the ready endpoints", diagnose=ctx.diagnose)
+    replacement = is_named(AGENT, lambda p: uid(p) != failed_uid)
+    with ctx.step("wait for a replacement pod, or the Sandbox's Finished verdict"):
+        first, ev = wait_first([(pods, replacement, mark_p), (boxes, is_named(AGENT, _finished), mark_b)],
+                               timeout=ctx.config.timeout("pod_recreate"), what=f"a replacement for pod {AGENT} or Sandbox Finished",
+                               diagnose=ctx.diagnose)
+    if first == 1:
+        # Finished is terminal in the API; a controller that replaces the pod has no business setting it.
+        # The grace window only covers a controller that writes the verdict and then recreates anyway.
+        grace = ctx.config.timeout("finished_grace")
+        reason = (condition(ev.obj, "Finished") or {}).get("reason")
+        with ctx.step(f"Sandbox Finished ({reason}); allow {grace:g}s for a replacement pod"):
+            try:
+                pods.wait_for(replacement, since=mark_p, timeout=grace, what="a replacement pod", diagnose=ctx.diagnose)
+            except WaitTimeout as exc:
+                raise AssertionError(f"the Sandbox reported Finished=True (reason {reason}) for the failed pod and no "
+                                     f"replacement pod appeared within {grace:g}s: the Service has no ready endpoint\n"
+                                     f"{exc.diagnostic}") from None
     with ctx.step("wait for a serving pod again"):
         _, served = wait_serving_pod(ctx, pods, slices, AGENT, AGENT, since_pods=mark_p, since_slices=mark_s, not_uid=failed_uid)
     assert _service_identity(ctx) == svc_before

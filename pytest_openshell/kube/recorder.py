@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ class EventRecorder:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._watch: k8s_watch.Watch | None = None
+        self._listeners: list[threading.Event] = []
         rv = self._list()
         self._thread = threading.Thread(target=self._run, args=(rv,), name=f"recorder-{what}", daemon=True)
         self._thread.start()
@@ -59,7 +60,7 @@ class EventRecorder:
         with self._cond:
             for item in listing.get("items") or []:
                 self.history.append(Event(now, "LIST", item, len(self.history)))
-            self._cond.notify_all()
+            self._notify()
         rv: str | None = listing.get("metadata", {}).get("resourceVersion")
         return rv
 
@@ -79,7 +80,7 @@ class EventRecorder:
                             continue
                         with self._cond:
                             self.history.append(Event(at, ev["type"], obj, len(self.history)))
-                            self._cond.notify_all()
+                            self._notify()
                         if self._stop.is_set():
                             break
                 except ApiException as exc:
@@ -90,7 +91,16 @@ class EventRecorder:
             if not self._stop.is_set():
                 with self._cond:
                     self._error = exc
-                    self._cond.notify_all()
+                    self._notify()
+
+    def _notify(self) -> None:  # caller holds self._cond
+        self._cond.notify_all()
+        for wake in self._listeners:
+            wake.set()
+
+    def check_error(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"watch of {self.what} failed: {self._error}") from self._error
 
     def mark(self) -> int:
         with self._cond:
@@ -114,8 +124,7 @@ class EventRecorder:
                     index += 1
                     if predicate(ev):
                         return ev
-                if self._error is not None:
-                    raise RuntimeError(f"watch of {self.what} failed: {self._error}") from self._error
+                self.check_error()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -146,4 +155,36 @@ def is_named(name: str, pred: Callable[[Obj], bool] | None = None, *, deleted: b
     return check
 
 
-__all__ = ["Event", "EventRecorder", "Observed", "is_named"]
+Wait = tuple[EventRecorder, Callable[[Event], bool], int]  # recorder, predicate, since
+
+
+def wait_first(waits: Sequence[Wait], *, timeout: float, what: str, diagnose: Callable[[], str] | None = None) -> tuple[int, Event]:
+    """The first of several conditions, possibly on different resources, to hold: (its index, the event).
+
+    A test that must tell "the controller replaced the pod" from "the controller gave up" waits on
+    both streams at once instead of sitting out the whole deadline on the one that never comes.
+    """
+    wake = threading.Event()
+    for rec, _, _ in waits:
+        with rec._cond:
+            rec._listeners.append(wake)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            wake.clear()
+            for index, (rec, predicate, since) in enumerate(waits):
+                found = rec.find(predicate, since)
+                if found is not None:
+                    return index, found
+                rec.check_error()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
+            wake.wait(remaining)
+    finally:
+        for rec, _, _ in waits:
+            with rec._cond:
+                rec._listeners.remove(wake)
+
+
+__all__ = ["Event", "EventRecorder", "Observed", "Wait", "is_named", "wait_first"]

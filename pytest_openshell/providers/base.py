@@ -59,6 +59,9 @@ class Cluster:
     # Components of the cluster that died since it came up: (name, log file). Providers that
     # supervise processes fill it in, so a dead apiserver becomes a failed test, not a hang.
     dead_components: Callable[[], list[tuple[str, str]]] = lambda: []
+    # Torn down when the run ends (booted for it and not kept): what a test leaves inside needs
+    # deleting, not awaiting -- the cluster goes as a whole.
+    disposable: bool = False
 
 
 def docker_cluster_name(settings: ProviderSettings, lane_version: str) -> str:

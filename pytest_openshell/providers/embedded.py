@@ -193,6 +193,7 @@ class EmbeddedProvider(ClusterProvider):
             logs=state["logs"],
             details={"run_dir": str(self._run_dir), "boot_seconds": state["boot_seconds"], "kept": state.get("keep", False)},
             dead_components=partial(dead_components, Path(str(self._run_dir))),
+            disposable=not state.get("keep", False),
         )
 
     # -- giving it back -----------------------------------------------------------------------

@@ -24,6 +24,9 @@ CRDS = {
 }
 
 
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+
+
 def default_kubeconfig() -> Path:
     return Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube" / "config")
 
@@ -37,13 +40,24 @@ class ExistingProvider(ClusterProvider):
         api = api_client(kubeconfig, self.settings.context)
         try:
             served = self._served(api)
+            node_mode = self._node_mode(api)
         finally:
             api.close()
-        self.progress(f"using existing cluster {version} from {kubeconfig}")
+        self.progress(f"using existing cluster {version} from {kubeconfig} ({node_mode} nodes)")
         return Cluster(
             provider=self.name, kubeconfig=kubeconfig, server=str(api.configuration.host), server_version=version,
-            node_mode="real", agent_sandbox=AgentSandbox(version=self.settings.agent_sandbox_version or "installed", api_versions=served),
+            node_mode=node_mode, agent_sandbox=AgentSandbox(version=self.settings.agent_sandbox_version or "installed", api_versions=served),
         )
+
+    @staticmethod
+    def _node_mode(api: k8s.ApiClient) -> str:
+        """"simulated" when every node is kwok's (no container ever runs), else "real"."""
+        try:
+            nodes = k8s.CoreV1Api(api).list_node().items
+        except ApiException:
+            return "real"  # may not list nodes: assume the common case
+        kwok = [n for n in nodes if n.metadata and (n.metadata.annotations or {}).get(KWOK_NODE_ANNOTATION) == "fake"]
+        return "simulated" if nodes and len(kwok) == len(nodes) else "real"
 
     @staticmethod
     def _served(api: k8s.ApiClient) -> dict[str, list[str]]:

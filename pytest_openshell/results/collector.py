@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.redact import redact
 from pytest_openshell.results.model import (
     PROPERTY_ENVIRONMENT,
@@ -31,8 +32,10 @@ class ResultsCollector:
         self.config = config
         self.json_path = Path(json_path) if json_path else None
         self.results: dict[str, TestResult] = {}
+        self._finished: set[str] = set()  # teardown reported; an interrupted test never gets there
         self.environment: dict[str, Any] = {}
         self.interrupted = False
+        self.held_signal: int | None = None  # arrived while the outputs were written
         self.written: list[Path] = []
 
     def _result(self, report: pytest.TestReport) -> TestResult | None:
@@ -51,6 +54,8 @@ class ResultsCollector:
         if result is None:
             return
         result.duration_s += report.duration
+        if report.when == "teardown":
+            self._finished.add(report.nodeid)
         if report.skipped and result.outcome == "passed":
             result.outcome = "skipped"
             longrepr = report.longrepr
@@ -75,25 +80,36 @@ class ResultsCollector:
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
 
+    def finished(self) -> list[TestResult]:
+        """Results of tests that ran to the end: one cut short by Ctrl-C has no verdict to report."""
+        return [r for nodeid, r in self.results.items() if nodeid in self._finished]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "interrupted": self.interrupted,
             "environment": self.environment,
-            "tests": [vars(r) for r in self.results.values()],
+            "tests": [vars(r) for r in self.finished()],
         }
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.json_path is not None:
-            self.json_path.parent.mkdir(parents=True, exist_ok=True)
-            self.json_path.write_text(json.dumps(redact(self.as_dict()), indent=2))
-        if self.results:
-            self.written = write_outputs(self.config, list(self.results.values()), self.environment, self.interrupted)
+        # Last of all (the cluster is already released), and not to be cut short by a signal.
+        with signals_deferred() as held:
+            if self.json_path is not None:
+                self.json_path.parent.mkdir(parents=True, exist_ok=True)
+                self.json_path.write_text(json.dumps(redact(self.as_dict()), indent=2))
+            if self.results:
+                self.written = write_outputs(self.config, self.finished(), self.environment, self.interrupted)
+        if held:
+            self.held_signal = held[0]
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results:
-            for line in render_summary(list(self.results.values())):
+            for line in render_summary(self.finished()):
                 terminalreporter.write_line(line)
             for path in self.written:
                 terminalreporter.write_line(f"written: {path}")
+        if self.held_signal is not None:
+            terminalreporter.write_line(f"interrupted (signal {self.held_signal}) while writing the outputs: they are complete")

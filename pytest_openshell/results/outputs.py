@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,19 @@ from pytest_openshell.suite import load_catalogue
 
 
 def write_report(path: Path, report: dict[str, Any]) -> Path:
+    """Write atomically: a reader (or a concurrent run writing the same path) never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean = redact(report)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".json":
-        tmp.write_text(json.dumps(clean, indent=2) + "\n")
-    else:
-        tmp.write_text(yaml.safe_dump(clean, sort_keys=False))
-    tmp.replace(path)  # a reader never sees half a report, even if we are interrupted while writing
+    text = json.dumps(clean, indent=2) + "\n" if path.suffix == ".json" else yaml.safe_dump(clean, sort_keys=False)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

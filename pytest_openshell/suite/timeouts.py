@@ -21,6 +21,8 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "claim_ready": 30.0,
     "endpoints": 30.0,
     "pod_recreate": 30.0,
+    # after a Sandbox reports Finished=True, how long a replacement pod may still take to appear
+    "finished_grace": 5.0,
     "suspend": 30.0,
 }
 DEFAULT_BUDGETS: dict[str, float] = {

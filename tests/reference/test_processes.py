@@ -96,3 +96,23 @@ def test_gateway_tls_and_mtls(cluster: Cluster, sandbox_namespace: str, driver: 
         with gateway_client(mtls.address, root_certificates=ca) as gw, pytest.raises(grpc.RpcError) as refused:
             gw.Health(opb.HealthRequest(), timeout=TIMEOUT)
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, "no client certificate, no connection"
+
+
+def test_wrong_tls_material_is_one_clear_message(cluster: Cluster, sandbox_namespace: str, driver: DriverHandle, tmp_path: Path) -> None:
+    """The harness pointed at a TLS gateway with another CA: one message naming the TLS options, exit 3."""
+    for name in ("served", "other"):
+        (tmp_path / name).mkdir()
+    served, other = make_pki(tmp_path / "served"), make_pki(tmp_path / "other")
+    with start_gateway(driver.socket_path, tmp_path / "tls.db", kubeconfig=cluster.kubeconfig, namespaces=[sandbox_namespace],
+                       tls=TlsConfig(served.server_cert, served.server_key)) as gateway:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest_openshell.cli", "-q", "-k", "ValidPodTokenGetsIdentity and not Driver",
+             "--openshell-cluster=existing", f"--kubeconfig={cluster.kubeconfig}",
+             f"--openshell-gateway-endpoint={gateway.address}", f"--openshell-gateway-ca={other.ca}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out[-2000:]
+    lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
+    assert len(lines) == 1, out[-2000:]
+    assert f"the gateway at {gateway.address} is unreachable or its TLS material does not match" in lines[0]
+    assert "--openshell-gateway-ca" in lines[0] and "Traceback" not in out
