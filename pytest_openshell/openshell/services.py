@@ -57,9 +57,9 @@ class ServiceOptions:
             if path and not Path(path).is_file():
                 raise HarnessError(f"{flag} {path} is not a readable file")
         if self.gateway_endpoint:
-            self._probe_gateway()
+            self.probe_gateway()
 
-    def _probe_gateway(self) -> None:
+    def probe_gateway(self) -> None:
         """Fail before any test when the gateway cannot be reached (or its TLS does not match)."""
         assert self.gateway_endpoint is not None
         if self.gateway_ca:
@@ -151,6 +151,12 @@ class OpenShellServices:
     def gateway(self) -> opb_grpc.OpenShellStub:
         if self._gateway_stub is None:
             o = self.options
+            if o.gateway_endpoint:
+                # It answered at session start; if it has died since, say so instead of a bare UNAVAILABLE.
+                try:
+                    o.probe_gateway()
+                except HarnessError as exc:
+                    raise AssertionError(f"the gateway stopped answering mid-run: {exc}") from None
             tls = [Path(p).read_bytes() if p else None for p in (o.gateway_ca, o.gateway_key, o.gateway_cert)]
             self._gateway_stub = self._stack.enter_context(
                 gateway_client(self.gateway_address(), root_certificates=tls[0], private_key=tls[1], certificate_chain=tls[2]))

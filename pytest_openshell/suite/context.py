@@ -71,21 +71,24 @@ class SuiteContext:
         return created
 
     # -- watching -------------------------------------------------------------------------------------
-    def recorder(self, kind: str) -> EventRecorder:
+    def recorder(self, kind: str, namespace: str | None = None) -> EventRecorder:
+        ns = namespace or self.namespace
         lister = {
-            "Pod": lambda **kw: self.core.list_namespaced_pod(self.namespace, **kw),
-            "Service": lambda **kw: self.core.list_namespaced_service(self.namespace, **kw),
-            "EndpointSlice": lambda **kw: self.discovery.list_namespaced_endpoint_slice(self.namespace, **kw),
-        }.get(kind) or self.sandboxes.lister(kind, self.namespace)
-        rec = EventRecorder(lister, f"{kind} in {self.namespace}")
+            "Pod": lambda **kw: self.core.list_namespaced_pod(ns, **kw),
+            "Service": lambda **kw: self.core.list_namespaced_service(ns, **kw),
+            "EndpointSlice": lambda **kw: self.discovery.list_namespaced_endpoint_slice(ns, **kw),
+        }.get(kind) or self.sandboxes.lister(kind, ns)
+        rec = EventRecorder(lister, f"{kind} in {ns}")
         self._recorders.append(rec)
         return rec
 
     @property
     def pods(self) -> EventRecorder:
-        """One recorder of the namespace's pods, shared by the steps of a test."""
+        """One recorder of the sandbox pods, shared by the steps of a test: in the test's namespace, or
+        where an external driver puts its sandboxes."""
         if self._pods is None:
-            self._pods = self.recorder("Pod")
+            ns = self.services.sandbox_namespace if self.services_factory is not None else self.namespace
+            self._pods = self.recorder("Pod", ns)
         return self._pods
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import selectors
 import signal
 import subprocess
@@ -116,3 +117,42 @@ def test_wrong_tls_material_is_one_clear_message(cluster: Cluster, sandbox_names
     assert len(lines) == 1, out[-2000:]
     assert f"the gateway at {gateway.address} is unreachable or its TLS material does not match" in lines[0]
     assert "--openshell-gateway-ca" in lines[0] and "Traceback" not in out
+
+
+KILL_AFTER_FIRST = '''
+import os, signal
+done = []
+def pytest_runtest_logfinish(nodeid, location):
+    if not done:
+        done.append(nodeid)
+        os.kill(int(os.environ["KILL_GATEWAY_PID"]), signal.SIGKILL)
+'''
+
+
+def test_gateway_dying_mid_run_fails_the_following_tests_by_name(cluster: Cluster, sandbox_namespace: str, sockdir: Path,
+                                                                  tmp_path: Path) -> None:
+    socket = sockdir / "driver.sock"
+    (tmp_path / "kill_gateway_after_first.py").write_text(KILL_AFTER_FIRST)
+    with server_process("pytest_openshell.reference.driver", "--socket", str(socket), "--kubeconfig", str(cluster.kubeconfig),
+                        "--namespace", sandbox_namespace, "--gateway-id", "ext"):
+        gateway = subprocess.Popen([sys.executable, "-m", "pytest_openshell.reference.gateway", "--listen", "127.0.0.1:0",
+                                    "--driver-socket", str(socket), "--kubeconfig", str(cluster.kubeconfig), "--db",
+                                    str(tmp_path / "gw.db"), "--gateway-id", "ext", "--namespaces", sandbox_namespace],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert gateway.stdout is not None
+            address = gateway.stdout.readline().split(" ", 2)[2].strip()
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest_openshell.cli", "-q", "-p", "kill_gateway_after_first", "-p", "no:randomly",
+                 "-k", "(ValidPodTokenGetsIdentity or WrongAudienceDenied or UnboundTokenDenied) and not Driver",
+                 "--openshell-cluster=existing", f"--kubeconfig={cluster.kubeconfig}", f"--openshell-gateway-endpoint={address}",
+                 f"--openshell-driver-socket={socket}", f"--openshell-driver-namespace={sandbox_namespace}"],
+                cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                env={**os.environ, "PYTHONPATH": str(tmp_path), "KILL_GATEWAY_PID": str(gateway.pid)})
+        finally:
+            gateway.kill()
+            gateway.wait()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-3000:]
+    assert "1 passed" in out and "2 failed" in out, out[-3000:]
+    assert out.count(f"the gateway stopped answering mid-run: the gateway at {address} is unreachable") >= 2, out[-3000:]
