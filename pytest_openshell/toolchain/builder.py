@@ -8,6 +8,7 @@ never see a half-written binary and never build the same thing twice.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -83,7 +84,10 @@ def _go_build(go: str, module: Module, target: Path, progress: Progress) -> None
                     progress(f"  {module.key}: {compiled}{of} packages compiled, {now - started:.0f}s")
             rc = proc.wait()
         if rc != 0:
-            raise HarnessError(f"building {module.key} {module.version} failed (exit {rc})", fix=f"read the build log {log}")
+            cause = explain_build_failure(log.read_text(errors="replace"))
+            raise HarnessError(f"building {module.key} {module.version} failed (exit {rc}){': ' + cause if cause else ''}",
+                               fix=f"read the build log {log}" + ("; pin a version the proxy serves in " + str(module.dir / "go.mod")
+                                                                  if cause else ""))
         if len(packages) > 1:
             # go build names outputs after the package's last path element.
             for name, binary in module.binaries.items():
@@ -96,6 +100,19 @@ def _go_build(go: str, module: Module, target: Path, progress: Progress) -> None
         progress(f"built {module.key} {module.version} in {time.monotonic() - started:.0f}s -> {target}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# go: <module>@<version>: reading https://<proxy>/<module>/@v/<version>.zip: 404 Not Found
+_NOT_SERVED = re.compile(r"(?P<mod>[\w./~-]+)@(?P<ver>v[\w.+-]+): reading (?P<url>https?://\S+?): (?P<status>(?:403|404|410)[^\n]*)")
+
+
+def explain_build_failure(log: str) -> str | None:
+    """The one line that matters in a failed build's log, when we know what it means."""
+    found = _NOT_SERVED.search(log)
+    if found:
+        proxy = found["url"].split(found["mod"])[0].rstrip("/")
+        return f"{found['mod']} {found['ver']} is not served by the Go module proxy {proxy} ({found['status'].strip()})"
+    return None
 
 
 def _count_packages(go: str, module: Module, packages: list[str], env: dict[str, str]) -> int | None:

@@ -13,6 +13,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from pytest_openshell.errors import HarnessError
+from pytest_openshell.toolchain.builder import build_module, find_go
+from pytest_openshell.toolchain.pins import Binary, Module
+
 FAKE_GO = textwrap.dedent("""\
     #!/bin/sh
     # list -deps: two packages; build -o DIR/ PKG...: one file per package, slowly enough to overlap.
@@ -57,3 +63,23 @@ def test_concurrent_builds_of_one_module_build_once(tmp_path: Path) -> None:
     assert len(builds.read_text().splitlines()) == 1, "the second run built again instead of waiting for the first"
     leftovers = [p.name for p in Path(results[0]["dir"]).parent.iterdir() if p.name.startswith(".build-")]
     assert leftovers == [], "staging dirs left behind"
+
+
+def test_a_version_the_proxy_does_not_serve_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real go build against the real module proxy, of a wrapper pinning a version that does not exist."""
+    if not find_go():
+        pytest.skip("needs Go")
+    module_dir = tmp_path / "wrapper"
+    module_dir.mkdir()
+    (module_dir / "go.mod").write_text("module example.com/wrapper\n\ngo 1.26\n\nrequire sigs.k8s.io/agent-sandbox v0.0.999\n")
+    fake = "h1:" + "A" * 43 + "="  # go.sum must name it, or go refuses before asking the proxy
+    (module_dir / "go.sum").write_text(f"sigs.k8s.io/agent-sandbox v0.0.999 {fake}\nsigs.k8s.io/agent-sandbox v0.0.999/go.mod {fake}\n")
+    (module_dir / "main.go").write_text('package main\n\nimport _ "sigs.k8s.io/agent-sandbox/api/v1alpha1"\n\nfunc main() {}\n')
+    monkeypatch.setenv("OPENSHELL_CACHE_DIR", str(tmp_path / "cache"))
+    module = Module(key="wrapper", dir=module_dir, version="v0.0.999")
+    module.binaries["wrapper"] = Binary("wrapper", ".", module)
+    with pytest.raises(HarnessError) as raised:
+        build_module(module, lambda message: None)
+    message = str(raised.value)
+    assert "sigs.k8s.io/agent-sandbox v0.0.999 is not served by the Go module proxy" in message, message
+    assert str(module_dir / "go.mod") in message and "build log" in message
