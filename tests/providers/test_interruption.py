@@ -9,8 +9,12 @@ was cut short.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,17 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.providers.lifecycle import EXIT_TIMEOUT_S, READY_TIMEOUT_S, RUN_TIMEOUT_S, Inner, InnerRun, booted_run_dir, explicit, left_behind
+from tests.providers.lifecycle import (
+    EXIT_TIMEOUT_S,
+    READY_TIMEOUT_S,
+    RUN_TIMEOUT_S,
+    Inner,
+    InnerRun,
+    booted_run_dir,
+    explicit,
+    inner_env,
+    left_behind,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "reports" / "conformance-report.schema.json").read_text())
@@ -28,6 +42,20 @@ CONFORMANCE = [sys.executable, "-m", "pytest_openshell.cli", "-v", "-p", "no:cac
 HANG = "#!/bin/sh\nexec sleep 600\n"
 
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """TMPDIR for the run: short (Unix socket paths live under it) and its own, so leftovers are attributable."""
+    path = Path(tempfile.mkdtemp(prefix="int-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def temp_leftovers(tmpdir: Path) -> list[str]:
+    """What a run left in its TMPDIR, apart from the per-user base dir of embedded runs (kept, like /tmp/pytest-of-<user>)."""
+    base = tmpdir / f"pytest-openshell-{os.getuid()}"
+    return sorted(str(p) for p in tmpdir.rglob("*") if p != base)
 
 
 def _hanging(tmp_path: Path, name: str) -> Path:
@@ -68,23 +96,25 @@ def _counts(report: dict[str, Any]) -> dict[str, int]:
     ("boot", "kube-apiserver", "etcd up"),
     ("install", "agent-sandbox-controller", "CRDs Established"),
 ], ids=["boot", "install"])
-def test_signal_while_the_cluster_comes_up(inner: Inner, binaries: dict[str, Path], tmp_path: Path, sig: int, phase: str,
-                                           component: str, seen: str) -> None:
+def test_signal_while_the_cluster_comes_up(inner: Inner, binaries: dict[str, Path], tmp_path: Path, private_tmp: Path, sig: int,
+                                           phase: str, component: str, seen: str) -> None:
     stuck = {**binaries, component: _hanging(tmp_path, component)}
-    run = inner("test_inner.py::test_record[0]", *explicit(stuck))
+    run = inner("test_inner.py::test_record[0]", *explicit(stuck), env=inner_env(TMPDIR=str(private_tmp)))
     run.await_output(seen, READY_TIMEOUT_S)
     run_dir = booted_run_dir(run.output)
     _interrupted(run, sig)
     assert run.records() == {}, "no test ran"
     assert left_behind(run_dir) == [], f"after {signal.Signals(sig).name} during {phase}"
+    assert temp_leftovers(private_tmp) == []
 
 
 @SIGNALS
-def test_signal_mid_test_leaves_a_valid_report_saying_interrupted(inner: Inner, binaries: dict[str, Path], sig: int) -> None:
+def test_signal_mid_test_leaves_a_valid_report_saying_interrupted(inner: Inner, binaries: dict[str, Path], private_tmp: Path,
+                                                                  sig: int) -> None:
     # Upstream marks the Sandbox Finished and never replaces the pod: with a long grace the test
     # sits in its wait until the signal comes.
     run = inner("-k", "SandboxReady or ServiceSurvivesPodFailure", "--openshell-timeout=finished_grace=300",
-                "--openshell-report=r.yaml", *explicit(binaries), command=CONFORMANCE)
+                "--openshell-report=r.yaml", *explicit(binaries), command=CONFORMANCE, env=inner_env(TMPDIR=str(private_tmp)))
     run.await_output("ServiceSurvivesPodFailure]", RUN_TIMEOUT_S)
     run_dir = booted_run_dir(run.output)
     _interrupted(run, sig)
@@ -92,6 +122,7 @@ def test_signal_mid_test_leaves_a_valid_report_saying_interrupted(inner: Inner, 
     assert report["interrupted"] is True
     assert _counts(report) == {"passed": 1, "failed": 0, "skipped": 0}, "SandboxReady, and nothing for the interrupted test"
     assert left_behind(run_dir) == []
+    assert temp_leftovers(private_tmp) == []
 
 
 @SIGNALS
@@ -109,6 +140,4 @@ def test_signal_while_the_report_is_written_is_held_until_it_is_complete(inner: 
 
 
 def _with_plugin(sig: int) -> dict[str, str]:
-    from tests.providers.lifecycle import inner_env
-
     return inner_env(PYTHONPATH=str(Path(__file__).parent / "data"), SIGNAL_IN_WRITER=str(int(sig)))
