@@ -1,7 +1,8 @@
 """Wall time of the whole conformance suite, serial and with pytest-xdist on 2 workers.
 
-Both runs boot their own embedded cluster (all xdist workers share one). Latency tests carry
-an xdist_group, so with ``--dist loadgroup`` they run on one worker, never beside each other.
+Both runs boot their own embedded cluster (all xdist workers share one). Latency and serial tests
+share one xdist scheduling scope (pytest_openshell/xdist_scheduling.py), so they run on one worker,
+never beside each other; the report gives each latency figure's load condition.
 Last line: ``serial_s=<x> xdist2_s=<y> speedup=<x/y>``.
 """
 

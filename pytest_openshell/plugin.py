@@ -85,6 +85,17 @@ def _record(item: pytest.Item) -> ConformanceTest | None:
     return param if isinstance(param, ConformanceTest) else None
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Under ``--dist load``/``loadgroup`` (and plain ``-n``), latency and serial tests go to one worker in turn."""
+    if config.getoption("dist", None) not in ("load", "loadgroup"):
+        return None  # the user chose another distribution: theirs to have
+    from pytest_openshell.xdist_scheduling import SerialScopeScheduling, serial_test_names
+
+    return SerialScopeScheduling(config, log, serial_test_names())
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers we add
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     records = [(item, rec) for item in items if (rec := _record(item)) is not None]
     if not records:
@@ -105,6 +116,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item, rec in records:
         item.user_properties.append((PROPERTY_TEST, json.dumps(
             {"short_name": rec.short_name, "profile": rec.profile, "features": list(rec.features)})))
-        if rec.latency:
-            # With --dist loadgroup, latency tests share one worker and never run beside each other.
-            item.add_marker(pytest.mark.xdist_group("openshell-latency"))
+        if rec.scheduled_serially:
+            # Documents the grouping (and groups with pytest < 9.2); see xdist_scheduling for why it is not enough.
+            item.add_marker(pytest.mark.xdist_group("openshell-serial"))

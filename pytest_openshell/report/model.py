@@ -79,6 +79,7 @@ def latency_section(results: Iterable[TestResult]) -> list[dict[str, Any]]:
                 "budget": m.get("budget"),
                 "verdict": m.get("verdict", "recorded"),
                 "controllerMetric": m.get("controller"),
+                "load": r.load,
             })
     return rows
 

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.redact import redact
+from pytest_openshell.results.concurrency import Call, load_condition, worker_of
 from pytest_openshell.results.model import (
     PROPERTY_ENVIRONMENT,
     PROPERTY_MEASUREMENT,
@@ -33,6 +34,7 @@ class ResultsCollector:
         self.json_path = Path(json_path) if json_path else None
         self.results: dict[str, TestResult] = {}
         self._finished: set[str] = set()  # teardown reported; an interrupted test never gets there
+        self._calls: list[Call] = []  # of every test, conformance or not: what ran when, on which worker
         self.environment: dict[str, Any] = {}
         self.interrupted = False
         self.held_signal: int | None = None  # arrived while the outputs were written
@@ -50,6 +52,8 @@ class ResultsCollector:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self._calls.append(Call(report.nodeid, worker_of(report), report.start, report.stop))
         result = self._result(report)
         if result is None:
             return
@@ -82,7 +86,13 @@ class ResultsCollector:
 
     def finished(self) -> list[TestResult]:
         """Results of tests that ran to the end: one cut short by Ctrl-C has no verdict to report."""
-        return [r for nodeid, r in self.results.items() if nodeid in self._finished]
+        done = [r for nodeid, r in self.results.items() if nodeid in self._finished]
+        workers = len({c.worker for c in self._calls}) or 1
+        calls = {c.nodeid: c for c in self._calls}
+        for r in done:
+            if r.measurements and r.nodeid in calls:
+                r.load = load_condition(calls[r.nodeid], self._calls, workers)
+        return done
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -54,3 +54,4 @@ class TestResult:
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     lane: str | None = None
+    load: dict[str, Any] | None = None  # what ran beside it (see results.concurrency), for latency tests

@@ -18,8 +18,15 @@ class ConformanceTest:
     features: tuple[str, ...]
     run: Callable[[SuiteContext], None]
     manifests: tuple[str, ...] = ()
-    # Measures latency: runs alone, not beside other load (see Selection/xdist grouping).
+    # Measures latency: never beside another serial test under xdist (one scheduling scope); what
+    # else ran beside it is reported as the figure's load condition.
     latency: bool = False
+    # Reads or perturbs cluster-global state (the controller's metrics): joins the same serial scope.
+    serial: bool = False
+
+    @property
+    def scheduled_serially(self) -> bool:
+        return self.latency or self.serial
 
     def __str__(self) -> str:
         return self.short_name

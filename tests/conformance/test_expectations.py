@@ -29,15 +29,21 @@ def test_every_lane_and_test_has_an_expectation() -> None:
         assert sorted(EXPECTATIONS[lane]) == sorted(t.short_name for t in TESTS), lane
 
 
+# The newest lane runs on two xdist workers (as CI users run it), the other serially: the verdicts
+# must not depend on it, and the report must say what ran beside each latency figure.
+WORKERS = {lane: (2 if lane == LANES[-1] else 1) for lane in LANES}
+
+
 @pytest.mark.parametrize("lane", LANES)
 def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     only = request.config.getoption("agent_sandbox_version")
     if only and only != lane:
         pytest.skip(f"--agent-sandbox-version={only}")
     results, allure, junit = tmp_path / "results.json", tmp_path / "allure", tmp_path / "junit.xml"
+    xdist = ["-n", str(WORKERS[lane])] if WORKERS[lane] > 1 else []
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_openshell.cli", f"--agent-sandbox-version={lane}", f"--openshell-results-json={results}",
-         f"--alluredir={allure}", f"--junitxml={junit}", "-q"],
+         f"--alluredir={allure}", f"--junitxml={junit}", "-q", *xdist],
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )
     assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -47,10 +53,27 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
     assert not mismatches, f"verdicts differ from expectations (want, got): {mismatches}\n{proc.stdout[-4000:]}"
     assert "OpenShell conformance" in proc.stdout, "the terminal summary is missing"
     assert proc.returncode == (1 if "failed" in EXPECTATIONS[lane].values() else 0)
-    check_outputs(tmp_path / "reports" / "conformance-report.yaml", allure, junit, lane, data)
+    report = check_outputs(tmp_path / "reports" / "conformance-report.yaml", allure, junit, lane, data)
+    check_load_conditions(report, WORKERS[lane])
 
 
-def check_outputs(report_path: Path, allure: Path, junit: Path, lane: str, data: dict) -> None:
+def check_load_conditions(report: dict, workers: int) -> None:
+    """Every latency figure says what ran beside it; never another latency or serial test."""
+    from conformance.agent_sandbox import TESTS as AGENT_SANDBOX
+    from conformance.openshell import TESTS as OPENSHELL
+
+    serial = {t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.scheduled_serially}
+    rows = [row for row in report["latency"] if row["test"] in serial]
+    assert rows, "no latency figures"
+    for row in rows:
+        load = row["load"]
+        assert load is not None and load["parallelWorkers"] == workers, row
+        assert not set(load["besideTests"]) & serial, f"{row['test']} ran beside serial tests {load['besideTests']}"
+        if workers == 1:
+            assert load["besideFraction"] == 0.0, row
+
+
+def check_outputs(report_path: Path, allure: Path, junit: Path, lane: str, data: dict) -> dict:
     """The three outputs of one run: a schema-valid report, allure results, JUnit with latency figures."""
     report = yaml.safe_load(report_path.read_text())
     validate_report(report)
@@ -71,6 +94,7 @@ def check_outputs(report_path: Path, allure: Path, junit: Path, lane: str, data:
     assert json.loads((allure / "categories.json").read_text())
     xml = junit.read_text()
     assert 'name="latency.warm_ready_ms.p95"' in xml
+    return dict(report)
 
 
 def validate_report(report: dict) -> None:

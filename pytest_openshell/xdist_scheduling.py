@@ -1,0 +1,40 @@
+"""Keep the latency tests on one xdist worker, one after another.
+
+xdist's ``loadgroup`` marks a group by appending ``@group`` to each item's node id; from pytest 9.2
+node ids are derived, that assignment is lost, and ``xdist_group`` markers silently group nothing
+(latency tests then ran beside each other). The controller only sees node ids, so we schedule by
+scope ourselves: every latency or serial conformance test shares one scope; every other test is its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from xdist.scheduler import LoadScopeScheduling
+
+SERIAL_SCOPE = "openshell-serial"
+_PARAM = re.compile(r"\[([^\[\]]+)\](?:@[^\]]*)?$")  # ...::test_x[ShortName], possibly with xdist's @group
+
+
+class SerialScopeScheduling(LoadScopeScheduling):
+    def __init__(self, config: pytest.Config, log: Any = None, serial_tests: Iterable[str] = ()) -> None:
+        super().__init__(config, log)
+        self.serial_tests = frozenset(serial_tests)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return SERIAL_SCOPE if scope_name(nodeid) in self.serial_tests else nodeid
+
+
+def scope_name(nodeid: str) -> str | None:
+    found = _PARAM.search(nodeid)
+    return found[1] if found else None
+
+
+def serial_test_names() -> frozenset[str]:
+    from conformance.agent_sandbox import TESTS as AGENT_SANDBOX
+    from conformance.openshell import TESTS as OPENSHELL
+
+    return frozenset(t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.scheduled_serially)
