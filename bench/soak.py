@@ -1,6 +1,7 @@
 """Soak: the full conformance suite, again and again, checked for flakes and leaks.
 
-Every run boots a new embedded cluster, except one pair that keeps a cluster and reuses it.
+Every run boots a new embedded cluster, except one pair that keeps a cluster and reuses it; every
+other run uses two xdist workers (the serial scope and the shared cluster get soaked too).
 A flake is a test whose outcome differs from conformance/expectations.yaml for the lane (tests it
 does not list must pass). After each run, leaked processes are those still alive that reference
 the run's private TMPDIR (run dirs, kubeconfigs); leaked namespaces are counted on the kept
@@ -54,6 +55,12 @@ def run_suite(lane: str, tmp: Path, extra: list[str]) -> dict[str, str]:
     return {t["short_name"]: t["outcome"] for t in json.loads(results.read_text())["tests"]}
 
 
+def temp_leftovers(tmp: Path) -> list[str]:
+    """What the run left in its TMPDIR besides its outputs and the per-user base dir of embedded runs."""
+    outputs, base = {tmp / "results.json", tmp / "reports"}, tmp / f"pytest-openshell-{os.getuid()}"
+    return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p != base and not any(p == o or o in p.parents for o in outputs))
+
+
 def kept_cluster_namespaces(name: str, lane: str) -> tuple[int, int | None]:
     from kubernetes import client as k8s
 
@@ -89,16 +96,18 @@ def main() -> int:
     for i in range(args.runs):
         # The last two runs share a kept cluster: the first creates it, the second reuses it.
         keep = ["--keep-cluster", f"--openshell-cluster-name={kept_name}"] if i >= args.runs - 2 and args.runs >= 2 else []
+        xdist = ["-n", "2"] if i % 2 else []
         with tempfile.TemporaryDirectory(prefix="soak-") as tmp_name:
             tmp = Path(tmp_name)
             t0 = time.monotonic()
-            outcomes = run_suite(lane, tmp, keep)
+            outcomes = run_suite(lane, tmp, keep + xdist)
             diff = {k: v for k, v in outcomes.items() if EXPECTED[lane].get(k, "passed") != v}  # suites without a recorded verdict must pass
             flaky += bool(diff)
             leaks = [] if keep else processes_referencing(str(tmp))
             leaked_processes += len(leaks)
-            print(f"run {i + 1}/{args.runs} ({'kept' if keep else 'new'} cluster) {time.monotonic() - t0:.0f}s "
-                  f"unexpected={diff or '-'} leaked_pids={leaks or '-'}", flush=True)
+            left = [] if keep else temp_leftovers(tmp)
+            print(f"run {i + 1}/{args.runs} ({'kept' if keep else 'new'} cluster, {'2 workers' if xdist else 'serial'}) "
+                  f"{time.monotonic() - t0:.0f}s unexpected={diff or '-'} leaked_pids={leaks or '-'} tmp_left={left or '-'}", flush=True)
     if args.runs >= 2:
         count, pid = kept_cluster_namespaces(kept_name, lane)
         leaked_namespaces += count
