@@ -17,6 +17,7 @@ from pytest_openshell.errors import HarnessError
 from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.kube.namespaces import NamespaceFactory
+from pytest_openshell.kube.shared_namespace import SharedNamespace
 from pytest_openshell.openshell.services import OpenShellServices, ServiceOptions
 from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
@@ -146,10 +147,12 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
             request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))
         pytest.skip(verdict.reason)
     request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(cluster_environment(cluster))))
-    name = namespace_factory.create(record.short_name)
+    shared = service_options.shared_namespace(record.profile)
+    name = shared or namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
                        step_hook=step_hook(request.config), namespaces=namespace_factory,
                        services_factory=lambda c: OpenShellServices(cluster, c.namespace, service_options))
+    janitor = SharedNamespace(ctx.core, ctx.sandboxes, name) if shared else None
     request.node.stash[CONTEXT_KEY] = ctx  # for the failure attachments, made while the report is built
     try:
         yield ctx
@@ -157,7 +160,10 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
         if ctx.services_started is not None:
             request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(ctx.services_started.environment())))
         ctx.close()
-        namespace_factory.delete(name)
+        if janitor is not None:
+            janitor.clean(suite_config.timeout("sandbox_ready"))
+        else:
+            namespace_factory.delete(name)
 
 
 def cluster_environment(cluster: Cluster) -> dict[str, object]:

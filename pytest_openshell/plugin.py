@@ -92,7 +92,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
         return None  # the user chose another distribution: theirs to have
     from pytest_openshell.xdist_scheduling import SerialScopeScheduling, serial_test_names
 
-    return SerialScopeScheduling(config, log, serial_test_names())
+    # An external driver's one namespace is shared by every OpenShell test: those run in turn too.
+    shared = bool(get(config, "openshell_driver_socket"))
+    return SerialScopeScheduling(config, log, serial_test_names(with_openshell=shared))
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers we add

@@ -33,8 +33,10 @@ def scope_name(nodeid: str) -> str | None:
     return found[1] if found else None
 
 
-def serial_test_names() -> frozenset[str]:
+def serial_test_names(*, with_openshell: bool = False) -> frozenset[str]:
+    """Tests of the serial scope; ``with_openshell`` adds every OpenShell test (they share an external driver's namespace)."""
     from conformance.agent_sandbox import TESTS as AGENT_SANDBOX
     from conformance.openshell import TESTS as OPENSHELL
 
-    return frozenset(t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.scheduled_serially)
+    serial = {t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.scheduled_serially}
+    return frozenset(serial | ({t.short_name for t in OPENSHELL} if with_openshell else set()))

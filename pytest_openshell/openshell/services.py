@@ -30,6 +30,10 @@ RPC_TIMEOUT_S = 30.0
 GATEWAY_PROBE_S = 5.0
 
 
+# Profiles whose tests run against the driver and gateway (and so, with an external driver, in its namespace).
+OPENSHELL_PROFILES = frozenset({"compute-driver", "gateway-identity"})
+
+
 @dataclass(frozen=True)
 class ServiceOptions:
     driver_socket: str | None = None
@@ -41,6 +45,10 @@ class ServiceOptions:
     gateway_key: str | None = None
     faults: frozenset[str] = frozenset()
 
+    def shared_namespace(self, profile: str) -> str | None:
+        """The external driver's namespace, where tests of ``profile`` must run; None: a fresh one per test."""
+        return self.driver_namespace if self.driver_socket and profile in OPENSHELL_PROFILES else None
+
     def validate(self) -> None:
         if self.gateway == "helm":
             raise HarnessError("--openshell-gateway=helm needs a cluster that can pull the OpenShell chart and image",
@@ -49,6 +57,9 @@ class ServiceOptions:
             object.__setattr__(self, "gateway", "external")
         if self.gateway == "external" and not self.gateway_endpoint:
             raise HarnessError("--openshell-gateway=external needs --openshell-gateway-endpoint HOST:PORT")
+        if self.driver_socket and not self.driver_namespace:
+            raise HarnessError("an external driver (--openshell-driver-socket) serves one namespace of its own",
+                               fix="name it with --openshell-driver-namespace (dedicate it to the run: the suites delete what they create there)")
         if self.driver_socket and not Path(self.driver_socket).is_socket():
             raise HarnessError(f"driver socket {self.driver_socket} does not exist or is not a Unix socket",
                                fix="start the driver first, or drop --openshell-driver-socket to use the reference driver")
@@ -102,7 +113,7 @@ class OpenShellServices:
         """Where sandboxes are created: the test's namespace, unless an external driver serves its own."""
         if self.reference_driver:
             return self.namespace
-        return self.options.driver_namespace or self.namespace
+        return str(self.options.driver_namespace)
 
     # -- the driver -------------------------------------------------------------------------------
     def driver_socket(self) -> Path:

@@ -7,9 +7,14 @@ service account, bound to the pod by name and uid).
 
 from __future__ import annotations
 
+import selectors
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,3 +77,23 @@ def pod_token(api: k8s.ApiClient, namespace: str, pod: Obj, *, audience: str = T
     status = k8s.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, request).status
     assert status is not None
     return str(status.token)
+
+
+@contextmanager
+def server_process(module: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``python -m module args``; yields it with the address from its "listening on" line; SIGTERM at the end."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(timeout=TIMEOUT)
+        line = proc.stdout.readline() if ready else ""
+        assert line.startswith("listening on "), f"{module} did not start: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"  # type: ignore[union-attr]
+        yield proc, line.split(" ", 2)[2].strip()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import selectors
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -23,29 +19,9 @@ from pytest_openshell.reference.clients import driver_client, gateway_client
 from pytest_openshell.reference.driver import DriverHandle, start_driver
 from pytest_openshell.reference.gateway import TlsConfig, start_gateway
 from tests.reference.certs import make_pki
-from tests.reference.conftest import TIMEOUT
+from tests.reference.conftest import TIMEOUT, server_process
 
 pytestmark = pytest.mark.cluster
-
-
-@contextmanager
-def server_process(module: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Run ``python -m module args``; yields it with the address from its "listening on" line; SIGTERM at the end."""
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            ready = sel.select(timeout=TIMEOUT)
-        line = proc.stdout.readline() if ready else ""
-        assert line.startswith("listening on "), f"{module} did not start: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"  # type: ignore[union-attr]
-        yield proc, line.split(" ", 2)[2].strip()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(TIMEOUT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_command_lines(cluster: Cluster, sandbox_namespace: str, sockdir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,82 @@
+"""Tests in a namespace the harness does not own -- an external driver's -- delete what each made.
+
+An external compute driver serves one namespace, fixed when it was deployed, so the OpenShell
+suites run there instead of in a fresh namespace per test. That namespace must be dedicated to
+the run: whatever appears in it during a test (a UID not there when the test started) is deleted
+when the test ends, and the next test starts only once it is gone, because tests reuse fixed
+names (a pool, a service account).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from pytest_openshell.agentsandbox.api import SandboxAPI
+from pytest_openshell.kube.recorder import EventRecorder
+from pytest_openshell.kube.waits import as_dict
+
+# Deletion order: owners that would recreate what they own go first (a pool refills its Sandboxes),
+# then what is left, then templates, which nothing needs any more.
+SANDBOX_KINDS = ("SandboxClaim", "SandboxWarmPool", "Sandbox", "SandboxTemplate")
+CORE_KINDS = ("Pod", "ServiceAccount")
+
+
+class SharedNamespace:
+    def __init__(self, core: k8s.CoreV1Api, sandboxes: SandboxAPI, namespace: str) -> None:
+        self.core, self.sandboxes, self.namespace = core, sandboxes, namespace
+        self._before = {kind: set(self._uids(kind)) for kind in (*SANDBOX_KINDS, *CORE_KINDS)}
+
+    def _lister(self, kind: str) -> Callable[..., Any]:
+        if kind == "Pod":
+            return lambda **kw: self.core.list_namespaced_pod(self.namespace, **kw)
+        if kind == "ServiceAccount":
+            return lambda **kw: self.core.list_namespaced_service_account(self.namespace, **kw)
+        return self.sandboxes.lister(kind, self.namespace)  # type: ignore[no-any-return]
+
+    def _uids(self, kind: str) -> dict[str, str]:
+        items = as_dict(self._lister(kind)()).get("items") or []
+        return {str(o["metadata"]["uid"]): str(o["metadata"]["name"]) for o in items}
+
+    def _delete(self, kind: str, name: str, uid: str) -> None:
+        # The uid precondition: never a namesake made after we listed. Nothing runs in a test pod to stop.
+        body = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=uid), grace_period_seconds=0 if kind == "Pod" else None)
+        try:
+            if kind == "Pod":
+                self.core.delete_namespaced_pod(name, self.namespace, body=body)
+            elif kind == "ServiceAccount":
+                self.core.delete_namespaced_service_account(name, self.namespace, body=body)
+            else:
+                self.sandboxes.delete(kind, self.namespace, name, body=body)
+        except ApiException as exc:
+            if exc.status not in (404, 409):  # gone already, or a namesake: not ours
+                raise
+
+    def clean(self, timeout: float) -> list[str]:
+        """Delete what appeared since the start and wait until it is gone; returns ``Kind/name`` of each."""
+        deadline = time.monotonic() + timeout
+        removed: list[str] = []
+        for kind in (*SANDBOX_KINDS, *CORE_KINDS):
+            with EventRecorder(self._lister(kind), f"{kind} in {self.namespace}") as rec:
+                listed = {str(e.obj["metadata"]["uid"]): e.name for e in rec.history if e.type == "LIST"}
+                created = {uid: name for uid, name in listed.items() if uid not in self._before[kind]}
+                for uid, name in created.items():
+                    self._delete(kind, name, uid)
+                for uid, name in created.items():
+                    rec.wait_for(lambda ev, uid=uid: ev.type == "DELETED" and ev.obj["metadata"]["uid"] == uid,  # type: ignore[misc]
+                                 timeout=max(0.1, deadline - time.monotonic()), what=f"{kind} {self.namespace}/{name} to be deleted",
+                                 diagnose=lambda kind=kind: self._diagnose(kind))  # type: ignore[misc]
+                    removed.append(f"{kind}/{name}")
+        return removed
+
+    def _diagnose(self, kind: str) -> str:
+        items = as_dict(self._lister(kind)()).get("items") or []
+        return f"{kind} still in {self.namespace}: " + ", ".join(
+            f"{o['metadata']['name']} (finalizers {o['metadata'].get('finalizers')})" for o in items)
+
+
+__all__ = ["SharedNamespace"]
