@@ -103,16 +103,19 @@ class DNSClient:
         return probe
 
     def gap_ms(self, old_uid: str, new_uid: str, since: int) -> float:
-        """From the client's last answer by the old pod to its first by the new one (node clock)."""
-        probes = self.probes(since)
-        first_new = next(i for i, p in enumerate(probes) if _served_by(p, new_uid))
-        last_old = next((p for p in reversed(probes[:first_new]) if _served_by(p, old_uid)), None)
-        assert last_old is not None, f"the client never reached the old pod {old_uid} after line {since}"
-        return round((probes[first_new].t - last_old.t) * 1000.0, 3)
+        return gap_ms(self.probes(since), old_uid, new_uid)
+
+
+def gap_ms(probes: list[Probe], old_uid: str, new_uid: str) -> float:
+    """From the client's last answer by the old pod to its first by the new one (node clock)."""
+    first_new = next(i for i, p in enumerate(probes) if _served_by(p, new_uid))
+    last_old = next((p for p in reversed(probes[:first_new]) if _served_by(p, old_uid)), None)
+    assert last_old is not None, f"the client reached the new pod {new_uid} without having reached the old one {old_uid}"
+    return round((probes[first_new].t - last_old.t) * 1000.0, 3)
 
 
 def _served_by(probe: Probe | None, pod_uid: str) -> bool:
     return probe is not None and probe.result == "ok" and probe.uid == pod_uid
 
 
-__all__ = ["CLIENT", "DNSClient", "Probe", "parse"]
+__all__ = ["CLIENT", "DNSClient", "Probe", "gap_ms", "parse"]
