@@ -141,7 +141,7 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     if dead:
         pytest.fail("cluster component(s) died mid-run: " + "; ".join(f"{name} (log: {log})" for name, log in dead), pytrace=False)
     selection: Selection = request.config.stash[SELECTION_KEY]
-    verdict = selection.verdict(record)
+    verdict = selection.verdict(record, cluster.node_mode)
     if not verdict.run:
         if verdict.unsupported:
             request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))

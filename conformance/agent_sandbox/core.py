@@ -18,6 +18,7 @@ from conformance.agent_sandbox.checks import (
     uid,
     wait_serving_pod,
 )
+from conformance.agent_sandbox.dnsclient import DNSClient
 from pytest_openshell.agentsandbox import name_hash
 from pytest_openshell.agentsandbox.labels import NAME_HASH
 from pytest_openshell.errors import WaitTimeout
@@ -30,6 +31,7 @@ from pytest_openshell.suite.context import SuiteContext
 PROFILE = "agent-sandbox-core"
 SERVICE_MANIFEST = "agent-sandbox/sandbox-service.yaml"
 AGENT = "agent"  # the Sandbox (and Service) in SERVICE_MANIFEST
+PORT = 8080  # where SERVICE_MANIFEST's container serves its pod UID
 
 
 def sandbox_ready(ctx: SuiteContext) -> None:
@@ -72,15 +74,20 @@ def _service_identity(ctx: SuiteContext) -> tuple[str, dict]:
     return str(svc.metadata.uid), spec
 
 
-def pod_recreate(ctx: SuiteContext) -> None:
+def pod_recreate(ctx: SuiteContext, dns: bool = False) -> None:
     pods, slices = ctx.recorder("Pod"), ctx.recorder("EndpointSlice")
     ctx.apply(SERVICE_MANIFEST)
     pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
     svc_before = _service_identity(ctx)
-    gaps, recreations = [], []
+    client = DNSClient.start(ctx, _service_fqdn(ctx), PORT) if dns else None
+    gaps, recreations, client_gaps = [], [], []
     for _ in range(3):
         old = uid(pod)
         mark_p, mark_s = pods.mark(), slices.mark()
+        if client is not None:
+            with ctx.step("the client reaches the pod through the Service's DNS name"):
+                reached = client.wait_served_by(old, since=client.mark())
+            assert reached.ip == pod["status"]["podIP"], f"the name led to {reached.ip}, the pod's IP is {pod['status']['podIP']}"
         with ctx.step("evict the pod"):
             t0 = now()
             ctx.core.create_namespaced_pod_eviction(AGENT, ctx.namespace, k8s.V1Eviction(
@@ -92,9 +99,27 @@ def pod_recreate(ctx: SuiteContext) -> None:
         assert left is not None
         gaps.append(ms(left.at, served.at))
         recreations.append(ms(t0, served.at))
+        if client is not None:
+            with ctx.step("the client reaches the new pod through the same name"):
+                client.wait_served_by(uid(pod), since=reached.seq)
+            client_gaps.append(client.gap_ms(old, uid(pod), since=reached.seq))
         assert _service_identity(ctx) == svc_before, "the Service object changed across pod recreation"
     ctx.measure(Measurement("endpoint_gap_ms", gaps))
     ctx.measure(Measurement("pod_recreate_to_serving_ms", recreations))
+    if client is not None:
+        ctx.measure(Measurement("client_endpoint_gap_ms", client_gaps))
+
+
+def pod_recreate_dns(ctx: SuiteContext) -> None:
+    """pod_recreate, also seen from a client pod that goes through the Service's DNS name."""
+    pod_recreate(ctx, dns=True)
+
+
+def _service_fqdn(ctx: SuiteContext) -> str:
+    box = ctx.recorder("Sandbox").wait_for(is_named(AGENT, lambda b: bool((b.get("status") or {}).get("serviceFQDN"))),
+                                           timeout=ctx.config.timeout("sandbox_ready"), what=f"Sandbox {AGENT} status.serviceFQDN",
+                                           diagnose=ctx.diagnose).obj
+    return str(box["status"]["serviceFQDN"])
 
 
 def _finished(obj: dict) -> bool:
@@ -173,6 +198,9 @@ TESTS = [
                     ("SandboxCore", "SandboxService"), headless_service, (SERVICE_MANIFEST,)),
     ConformanceTest("ServiceStableAcrossPodRecreation", "an evicted pod is replaced; the Service stays and follows it", PROFILE,
                     ("SandboxService", "SandboxPodRecreate"), pod_recreate, (SERVICE_MANIFEST,), latency=True),
+    ConformanceTest("ServiceDNSAcrossPodRecreation", "a client resolving the Service's DNS name reaches each recreated pod",
+                    PROFILE, ("SandboxService", "SandboxPodRecreate", "SandboxServiceDNS"), pod_recreate_dns,
+                    (SERVICE_MANIFEST,), latency=True),
     ConformanceTest("ServiceSurvivesPodFailure", "a failed pod is replaced by a serving one; the Service stays", PROFILE,
                     ("SandboxService", "SandboxPodFailureRecovery"), pod_failure, (SERVICE_MANIFEST,), latency=True),
     ConformanceTest("ServiceAcrossSuspendResume", "suspend empties the Service's endpoints, resume refills them", PROFILE,

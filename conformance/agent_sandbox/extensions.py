@@ -89,7 +89,7 @@ def _controller_histograms(ctx: SuiteContext) -> dict[str, Histogram | None] | N
     url = ctx.agent_sandbox.controller_metrics
     if not url:
         return None
-    text = scrape(url)
+    text = scrape(url, api=ctx.api)
     return {m: histogram(text, m, launch_type="warm") for m in (CLAIM_STARTUP, CLAIM_CONTROLLER_STARTUP)}
 
 

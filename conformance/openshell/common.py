@@ -13,6 +13,7 @@ from kubernetes import client as k8s
 from conformance.agent_sandbox.checks import pod_ready
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
+from pytest_openshell.kube.podexec import exec_in_pod
 from pytest_openshell.kube.recorder import is_named
 from pytest_openshell.kube.waits import Obj
 from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
@@ -58,14 +59,37 @@ def wait_pod(ctx: SuiteContext, name: str, since: int = 0, **kw: Any) -> Obj:
 
 def pod_token(ctx: SuiteContext, pod: Obj, *, audience: str = TOKEN_AUDIENCE, service_account: str | None = None,
               bound: bool = True) -> str:
-    """What the kubelet mounts at /var/run/secrets/openshell/token: a TokenRequest bound to the pod."""
+    """The pod's token for ``audience``, as the in-pod supervisor would present it.
+
+    On real nodes, a pod that mounts a projected token for ``audience`` has it read from inside,
+    so the token under test is the kubelet's own. Otherwise (simulated nodes run no containers), and
+    for tokens no pod carries (another audience, unbound, another service account), it is what the
+    kubelet would mount: a TokenRequest bound to the pod.
+    """
     meta = pod["metadata"]
+    sa = service_account or pod["spec"].get("serviceAccountName") or "default"
+    mounted = projected_token(pod, audience) if ctx.cluster.node_mode == "real" and bound else None
+    if mounted is not None and sa == (pod["spec"].get("serviceAccountName") or "default"):
+        container, path = mounted
+        ctx.note(f"token of pod {meta['name']} read from its projected volume at {path} (exec)")
+        return exec_in_pod(ctx.api, meta["namespace"], meta["name"], ["cat", path], container=container).strip()
     ref = k8s.V1BoundObjectReference(kind="Pod", api_version="v1", name=meta["name"], uid=meta["uid"]) if bound else None
     request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[audience], expiration_seconds=600,
                                                                             bound_object_ref=ref))
-    sa = service_account or pod["spec"].get("serviceAccountName") or "default"
     status = ctx.core.create_namespaced_service_account_token(sa, meta["namespace"], request).status
     return str(status.token)
+
+
+def projected_token(pod: Obj, audience: str) -> tuple[str, str] | None:
+    """(container, file) of a projected service-account token for ``audience`` the pod mounts."""
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
+    for container in pod["spec"]["containers"]:
+        for mount in container.get("volumeMounts") or []:
+            for source in ((volumes.get(mount["name"]) or {}).get("projected") or {}).get("sources") or []:
+                token = source.get("serviceAccountToken") or {}
+                if token.get("audience") == audience:
+                    return str(container["name"]), f"{mount['mountPath'].rstrip('/')}/{token['path']}"
+    return None
 
 
 def present_to_gateway(ctx: SuiteContext, token: str) -> Outcome:

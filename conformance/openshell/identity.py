@@ -33,7 +33,7 @@ from conformance.openshell.common import (
 from conformance.openshell.tokens import expired_pod_token
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell.kube.recorder import is_named
-from pytest_openshell.openshell.services import RPC_TIMEOUT_S
+from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
 from pytest_openshell.reference.clients import bearer
 from pytest_openshell.reference.labels import POD_SANDBOX_ID, SANDBOX_ID
 from pytest_openshell.suite import ConformanceTest
@@ -151,7 +151,7 @@ def unknown_sandbox(ctx: SuiteContext, present: Present) -> None:
     body = ctx.sandboxes.sandbox("rogue")
     body["metadata"]["labels"] = {SANDBOX_ID: made_up}
     body["spec"]["podTemplate"]["metadata"] = {"annotations": {POD_SANDBOX_ID: made_up}}
-    body["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = "localhost/pytest-openshell/sandbox:1"
+    body["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = IMAGE
     ctx.sandboxes.create(ctx.namespace, body)
     assert_denied(ctx, present(ctx, pod_token(ctx, wait_pod(ctx, "rogue"))), "sandbox id unknown to the gateway")
 

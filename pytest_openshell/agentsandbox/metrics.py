@@ -6,6 +6,7 @@ import math
 import re
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 CLAIM_STARTUP = "agent_sandbox_claim_startup_latency_ms"
 CLAIM_CONTROLLER_STARTUP = "agent_sandbox_claim_controller_startup_latency_ms"
@@ -42,7 +43,18 @@ class Histogram:
         return self.sum / self.count if self.count > 0 else None
 
 
-def scrape(url: str, timeout: float = 5.0) -> str:
+def scrape(url: str, timeout: float = 5.0, api: Any = None) -> str:
+    """The metrics text at ``url``: an http(s) URL, or a path on the API server (its service or pod
+    proxy, for a controller inside the cluster) fetched with ``api``'s credentials."""
+    if url.startswith("/"):
+        if api is None:
+            raise ValueError(f"{url} is a path on the API server: scraping it needs an API client")
+        request = api.param_serialize("GET", url, header_params={"Accept": "text/plain"}, auth_settings=["BearerToken"])
+        resp = api.call_api(*request, _request_timeout=timeout)
+        body = resp.read()
+        if not 200 <= resp.status < 300:
+            raise RuntimeError(f"GET {url}: HTTP {resp.status}: {body[:300]!r}")
+        return str(body.decode())
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return str(resp.read().decode())
 

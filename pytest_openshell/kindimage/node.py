@@ -9,9 +9,10 @@ locally (facts carried over from kind's images/base and pkg/build/nodeimage):
   pinned kind module source, so the node boots the way kind expects;
 - kubelet/kubeadm/kubectl/kube-proxy come from the ``kubernetes-node`` pin, and ``/kind/version``
   names the Kubernetes version for kind's kubeadm config;
-- the images kubeadm's static pods use (pause, etcd, kube-apiserver/controller-manager/scheduler)
-  are tiny ``docker import`` images of the static binaries, tagged exactly as kubeadm expects, and
-  imported into the node's containerd store at build time by a private containerd on the host.
+- the images kubeadm runs (pause, etcd, kube-apiserver/controller-manager/scheduler, and CoreDNS
+  for its DNS addon) are tiny ``docker import`` images of the static binaries, tagged exactly as
+  kubeadm expects, and imported into the node's containerd store at build time by a private
+  containerd on the host.
 
 The image tag carries a hash of every input, so it is rebuilt only when a pin or this recipe changes.
 """
@@ -47,6 +48,8 @@ PACKAGES = (
 )
 NODE_BINARIES = ("kubelet", "kubeadm", "kubectl", "kube-proxy")
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# What kubeadm pulls besides the control plane; kube-proxy runs as a node service instead (no image).
+ADDON_IMAGES = ("pause", "etcd", "coredns")
 # kind base-image files the node needs, relative to images/base/files in the kind module
 KIND_FILES = {
     "usr/local/bin/entrypoint": 0o755,
@@ -78,7 +81,7 @@ def _node_files() -> Path:
 def node_image_tag(pins: Pins) -> str:
     """``localhost/pytest-openshell/kind-node:v1.34.4-<hash of pins + recipe>``."""
     h = hashlib.sha256()
-    for key in ("kubernetes", "kubernetes-node", "etcd", "kind"):
+    for key in ("kubernetes", "kubernetes-node", "etcd", "kind", "coredns"):
         h.update(pins.modules[key].fingerprint().encode())
     h.update(" ".join((DEBIAN_SUITE, *PACKAGES)).encode())
     for path in sorted(_node_files().iterdir()):
@@ -106,7 +109,7 @@ def ensure_node_image(pins: Pins, resolver: Resolver, progress: Progress) -> str
 
 def _build(tag: str, pins: Pins, resolver: Resolver, progress: Progress, work_root: Path) -> None:
     version = pins.modules["kubernetes-node"].version
-    binaries = {n: resolver.resolve(pins.binary(n)).path for n in (*NODE_BINARIES, *CONTROL_PLANE, "etcd")}
+    binaries = {n: resolver.resolve(pins.binary(n)).path for n in (*NODE_BINARIES, *CONTROL_PLANE, "etcd", "coredns")}
     base = _debootstrap(work_root, progress)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=work_root))
     try:
@@ -173,7 +176,7 @@ def _debootstrap(work_root: Path, progress: Progress) -> Path:
 
 
 def kubeadm_images(kubeadm: Path, version: str) -> dict[str, str]:
-    """What kubeadm will run for ``version``, by short name (kube-apiserver, pause, etcd, ...)."""
+    """What kubeadm will run for ``version``, by short name (kube-apiserver, pause, etcd, coredns, ...)."""
     out = subprocess.run(
         [str(kubeadm), "config", "images", "list", f"--kubernetes-version={version}"],
         capture_output=True, text=True, timeout=60,
@@ -183,7 +186,7 @@ def kubeadm_images(kubeadm: Path, version: str) -> dict[str, str]:
     images = {}
     for ref in out.stdout.split():
         name = ref.rsplit("/", 1)[-1].split(":", 1)[0]
-        if name in (*CONTROL_PLANE, "pause", "etcd"):
+        if name in (*CONTROL_PLANE, *ADDON_IMAGES):
             images[name] = ref
     return images
 
@@ -233,6 +236,8 @@ def _install(dest: Path, data: bytes, mode: int) -> None:
 def _control_plane_images(images: dict[str, str], binaries: dict[str, Path], pins: Pins, work: Path) -> None:
     for name in (*CONTROL_PLANE, "etcd"):
         import_files(images[name], {f"/usr/local/bin/{name}": binaries[name]}, (BIN_PATH_ENV,))
+    # upstream's image layout: the binary at /coredns as entrypoint; kubeadm's Deployment passes -conf
+    import_files(images["coredns"], {"/coredns": binaries["coredns"]}, ('ENTRYPOINT ["/coredns"]',))
     # pause is C in the Kubernetes tree; the pinned module carries its source
     k8s = module_dir(f"k8s.io/kubernetes@{pins.modules['kubernetes-node'].version}", pins.modules["kubernetes-node"].dir)
     pause = work / "pause"

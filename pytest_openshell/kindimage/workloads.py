@@ -18,7 +18,7 @@ from pytest_openshell.providers.existing import CRDS
 from pytest_openshell.toolchain import Resolver
 from pytest_openshell.toolchain.pins import Lane
 
-SANDBOX_IMAGE = "localhost/pytest-openshell/sandbox:1"
+SANDBOX_IMAGE = "localhost/pytest-openshell/sandbox:2"  # bump when its applets change
 CONTROLLER_REPO = "localhost/pytest-openshell/agent-sandbox-controller"
 NAMESPACE = "agent-sandbox-system"
 DEPLOYMENT = "agent-sandbox-controller"
@@ -26,7 +26,12 @@ DEPLOYMENT = "agent-sandbox-controller"
 # Deployment (same as upstream's kustomization, which patches --extensions into it)
 MANIFESTS = ("controller.yaml", "rbac.generated.yaml", "extensions.yaml", "extensions-rbac.generated.yaml")
 INSTALL_TIMEOUT_S = 180
-BUSYBOX_APPLETS = ("sh", "sleep", "cat", "echo", "ls", "env", "true", "wget", "nc", "hostname")
+# The controller serves plain-HTTP metrics on :8080 (controller-runtime's default, no secure
+# serving) behind upstream's Service of the same name; the API server's service proxy reaches it
+# from the host with the kubeconfig's credentials: no port-forward, no port published on the node.
+CONTROLLER_METRICS_PATH = f"/api/v1/namespaces/{NAMESPACE}/services/{DEPLOYMENT}:metrics/proxy/metrics"
+# httpd serves from sandbox pods, nslookup + wget make the in-cluster DNS client (conformance)
+BUSYBOX_APPLETS = ("sh", "sleep", "cat", "echo", "ls", "env", "true", "wget", "nc", "hostname", "httpd", "nslookup")
 
 
 def ensure_sandbox_image(progress: Progress) -> str:
@@ -85,6 +90,9 @@ def install_agent_sandbox(kubectl_binary: str, kubeconfig: Path, lane: Lane, ima
     _run([*kubectl, "-n", NAMESPACE, "rollout", "status", f"deploy/{DEPLOYMENT}", f"--timeout={INSTALL_TIMEOUT_S}s"])
     if len(lane.api_versions) > 1:
         _await_conversion(kubectl)
+    if _run([*kubectl, "-n", "kube-system", "get", "deploy", "-o", "name"]).split().count("deployment.apps/coredns"):
+        # kubeadm's DNS addon (a kind node image built here has it): sandboxes' DNS names resolve from now on
+        _run([*kubectl, "-n", "kube-system", "rollout", "status", "deploy/coredns", f"--timeout={INSTALL_TIMEOUT_S}s"])
 
 
 def _await_conversion(kubectl: list[str]) -> None:

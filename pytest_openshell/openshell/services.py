@@ -25,7 +25,7 @@ from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import Cluster
 from pytest_openshell.reference.clients import driver_client, gateway_client
 
-IMAGE = "localhost/pytest-openshell/sandbox:1"
+IMAGE = "localhost/pytest-openshell/sandbox:2"
 RPC_TIMEOUT_S = 30.0
 GATEWAY_PROBE_S = 5.0
 

@@ -19,7 +19,7 @@ import yaml
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage.docker import image_exists, require_docker
-from pytest_openshell.kindimage.workloads import ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
+from pytest_openshell.kindimage.workloads import CONTROLLER_METRICS_PATH, ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
 from pytest_openshell.kube.client import api_client, server_version
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
 from pytest_openshell.providers.embedded import runs_base
@@ -102,7 +102,8 @@ class K3dProvider(ClusterProvider):
             raise
         return Cluster(
             provider=self.name, kubeconfig=kubeconfig, server=host, server_version=server_version(kubeconfig),
-            node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served),
+            node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served,
+                                                     controller_metrics=CONTROLLER_METRICS_PATH),
             details={"cluster_name": name, "boot_seconds": time.monotonic() - started, "kept": self.settings.keep_cluster},
         )
 

@@ -22,7 +22,7 @@ from pytest_openshell.embedded.supervisor import live_clients
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage.docker import docker, docker_binary, image_exists, require_docker
 from pytest_openshell.kindimage.node import ensure_node_image
-from pytest_openshell.kindimage.workloads import ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
+from pytest_openshell.kindimage.workloads import CONTROLLER_METRICS_PATH, ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
 from pytest_openshell.kube.client import api_client, server_version
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
 from pytest_openshell.providers.embedded import runs_base
@@ -164,7 +164,8 @@ class KindProvider(ClusterProvider):
             self.progress(f"kind cluster {self._name} ready in {seconds:.1f}s at {host}")
         return Cluster(
             provider=self.name, kubeconfig=kubeconfig, server=host, server_version=server_version(kubeconfig),
-            node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served),
+            node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served,
+                                                     controller_metrics=CONTROLLER_METRICS_PATH),
             details={"cluster_name": self._name, "run_dir": str(self._run_dir), "boot_seconds": seconds,
                      "kept": self.settings.keep_cluster},
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +26,8 @@ class Profile:
 class Catalogue:
     features: dict[str, str]
     profiles: dict[str, Profile]
+    # node mode ("simulated", "real") -> features a cluster of that mode cannot exercise
+    node_mode_gaps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def profile_of(self, feature: str) -> Profile:
         for profile in self.profiles.values():
@@ -50,4 +52,8 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         unknown = set(profile.features) - set(features)
         if unknown:
             raise ValueError(f"profile {profile.name} names unknown features {sorted(unknown)}")
-    return Catalogue(features, profiles)
+    gaps = {mode: tuple(names) for mode, names in (raw.get("node_modes") or {}).items()}
+    unknown_gaps = {f for names in gaps.values() for f in names} - set(features)
+    if unknown_gaps:
+        raise ValueError(f"node_modes names unknown features {sorted(unknown_gaps)}")
+    return Catalogue(features, profiles, gaps)

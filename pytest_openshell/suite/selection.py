@@ -45,7 +45,7 @@ class Selection:
     def supported(self, feature: str) -> bool:
         return self.claimed is None or feature in self.claimed
 
-    def verdict(self, test: ConformanceTest) -> Verdict:
+    def verdict(self, test: ConformanceTest, node_mode: str | None = None) -> Verdict:
         if test.profile not in self.active_profiles:
             return Verdict(False, f"profile {test.profile} not selected")
         if test.short_name in self.skip_tests:
@@ -53,4 +53,7 @@ class Selection:
         missing = tuple(f for f in test.features if not self.supported(f))
         if missing:
             return Verdict(False, f"unsupported feature(s): {', '.join(missing)}", missing)
+        gaps = tuple(f for f in test.features if f in self.catalogue.node_mode_gaps.get(node_mode or "", ()))
+        if gaps:
+            return Verdict(False, f"not exercisable on a cluster with {node_mode} nodes: {', '.join(gaps)}", gaps)
         return Verdict(True)

@@ -36,6 +36,8 @@ class Module:
         h = hashlib.sha256()
         for name in ("go.mod", "go.sum"):
             h.update((self.dir / name).read_bytes())
+        for source in sorted(self.dir.glob("*.go")):  # a wrapper's main.go picks what is linked in
+            h.update(source.name.encode() + source.read_bytes())
         h.update("\n".join(self.ldflags).encode())
         return h.hexdigest()[:10]
 
