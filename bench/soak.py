@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -57,7 +58,9 @@ def run_suite(lane: str, tmp: Path, extra: list[str]) -> dict[str, str]:
 
 def temp_leftovers(tmp: Path) -> list[str]:
     """What the run left in its TMPDIR besides its outputs and the per-user base dir of embedded runs."""
-    outputs, base = {tmp / "results.json", tmp / "reports"}, tmp / f"pytest-openshell-{os.getuid()}"
+    # pytest-of-<user>: pytest's own basetemp for xdist workers, kept by its retention policy
+    outputs = {tmp / "results.json", tmp / "reports", tmp / f"pytest-of-{pwd.getpwuid(os.getuid()).pw_name}"}
+    base = tmp / f"pytest-openshell-{os.getuid()}"
     return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p != base and not any(p == o or o in p.parents for o in outputs))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import uuid
 
 import pytest
 
@@ -23,7 +24,9 @@ from pytest_openshell.fixtures import (
     suite_config,
     suite_config_from,
 )
-from pytest_openshell.options import add_options, csv, get, implementation
+from pytest_openshell.interrupts import signals_deferred
+from pytest_openshell.options import add_options, csv, get, implementation, provider_settings
+from pytest_openshell.progress import terminal_progress
 from pytest_openshell.redact import redact_text
 from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
@@ -51,6 +54,27 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", "xdist_group(name): run with the other tests of this group on one xdist worker")
     if not hasattr(config, "workerinput"):  # xdist workers forward their reports to the controller
         config.pluginmanager.register(ResultsCollector(config, get(config, "openshell_results_json") or None), COLLECTOR)
+    if _xdist_controller(config) and config.getoption("testrunuid", None) is None:
+        # Chosen here rather than by xdist, so that the controller knows the run its workers share.
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The xdist controller is a client of the embedded cluster its workers share (a late worker may
+    still join); once they are all done it gives the cluster back and waits for it to stop, so
+    nothing outlives the command."""
+    config = session.config
+    if not _xdist_controller(config) or get(config, "openshell_cluster") != "embedded":
+        return
+    from pytest_openshell.providers.embedded import release_shared
+
+    with signals_deferred():
+        release_shared(str(config.getoption("testrunuid")), provider_settings(config), terminal_progress(config))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from pytest_openshell.embedded import crds
 from pytest_openshell.embedded.supervisor import live_clients, pid_alive
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import server_version
-from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider
+from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, Progress, ProviderSettings
 from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.cache import cache_root
 
@@ -242,3 +243,16 @@ class EmbeddedProvider(ClusterProvider):
             time.sleep(POLL_S)
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def release_shared(run_id: str, settings: ProviderSettings, progress: Progress) -> None:
+    """Give back, as the xdist controller, the clusters of run ``run_id`` (one per lane) and wait for
+    each to stop when no worker is left on it."""
+    if settings.keep_cluster:
+        return  # a kept cluster outlives the run by design
+    for run_dir in sorted(runs_base().glob(f"run-{run_id}-*")):
+        if not run_dir.is_dir():
+            continue
+        provider = EmbeddedProvider(replace(settings, run_id=run_id), progress)
+        provider._run_dir = run_dir
+        provider.release()
