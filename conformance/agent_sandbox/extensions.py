@@ -17,6 +17,7 @@ from pytest_openshell.kube.waits import Obj
 from pytest_openshell.results.model import Measurement
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext
+from pytest_openshell.suite.manifests import render
 
 PROFILE = "agent-sandbox-extensions"
 TEMPLATE, SERVICE_TEMPLATE, POOL = "tpl", "tpl-svc", "pool"
@@ -235,6 +236,30 @@ def claim_service(ctx: SuiteContext) -> None:
     assert again.metadata.uid == svc["metadata"]["uid"], "the claimed Sandbox's Service was replaced"
 
 
+def pool_namespace_isolation(ctx: SuiteContext) -> None:
+    """Deleting a namesake SandboxTemplate in another namespace must not cost this pool its warm Sandboxes
+    (v0.4.6 keeps warm candidates per template name across namespaces and drops them all)."""
+    n = 3
+    make_pool(ctx, n)
+    other = ctx.extra_namespace("neighbour")
+    neighbour = ctx.recorder("SandboxTemplate", other)
+    with ctx.step(f"create, then delete, a SandboxTemplate {TEMPLATE} in namespace {other}"):
+        for doc in render("agent-sandbox/template.yaml", ctx.sandboxes.version):
+            ctx.sandboxes.create(other, doc)
+        ctx.sandboxes.delete("SandboxTemplate", other, TEMPLATE)
+        neighbour.wait_for(is_named(TEMPLATE, deleted=True), timeout=ctx.config.timeout("pool_ready"),
+                           what=f"SandboxTemplate {other}/{TEMPLATE} deleted", diagnose=ctx.diagnose)
+    timer = ClaimTimer(ctx)
+    launches = []
+    for i in range(n):  # as many claims as the pool holds: each one must find a warm Sandbox
+        _claim, t0, mc, mp = timer.create(f"iso-{i}", POOL)
+        with ctx.step(f"claim iso-{i}"):
+            done, _ = timer.await_claim(f"iso-{i}", t0, mc, mp)
+        launches.append(timer.launch(done))
+    assert launches == ["warm"] * n, (f"after a SandboxTemplate named {TEMPLATE} was deleted in {other}, this namespace's "
+                                      f"claims were served {launches} from a pool of {n} ready Sandboxes")
+
+
 def controller_metrics(ctx: SuiteContext) -> None:
     if not ctx.agent_sandbox.controller_metrics:
         pytest.skip("the controller's metrics endpoint is not known for this cluster")
@@ -261,6 +286,9 @@ TESTS = [
     ConformanceTest("ClaimService", "a claimed Sandbox keeps its Service across pod recreation", PROFILE,
                     ("WarmClaim", "SandboxService", "ClaimService"), claim_service, ("agent-sandbox/template-service.yaml",),
                     serial=True),  # its warm claim would land in ClaimControllerMetrics' histograms
+    ConformanceTest("WarmPoolNamespaceIsolation", "a namesake template deleted in another namespace leaves this pool warm",
+                    PROFILE, ("WarmPool", "WarmClaim", "WarmPoolNamespaceIsolation"), pool_namespace_isolation,
+                    ("agent-sandbox/template.yaml",), serial=True),  # its warm claims would land in the metrics test's histograms
     ConformanceTest("ClaimControllerMetrics", "the controller records claim startup latency histograms", PROFILE,
                     ("WarmClaim", "ClaimLatencyMetrics"), controller_metrics, ("agent-sandbox/template.yaml",), serial=True),
 ]

@@ -105,6 +105,7 @@ class K3dProvider(ClusterProvider):
             node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served,
                                                      controller_metrics=CONTROLLER_METRICS_PATH),
             details={"cluster_name": name, "boot_seconds": time.monotonic() - started, "kept": self.settings.keep_cluster},
+            disposable=not self.settings.keep_cluster,
         )
 
     def _k3d_run(self, *args: str) -> None:

@@ -168,6 +168,7 @@ class KindProvider(ClusterProvider):
                                                      controller_metrics=CONTROLLER_METRICS_PATH),
             details={"cluster_name": self._name, "run_dir": str(self._run_dir), "boot_seconds": seconds,
                      "kept": self.settings.keep_cluster},
+            disposable=not self.settings.keep_cluster,
         )
 
     def _register(self, run_dir: Path) -> None:
