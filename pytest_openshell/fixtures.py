@@ -113,8 +113,16 @@ def reference_faults() -> frozenset[str]:
 
 @pytest.fixture(scope="session")
 def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[str]) -> ServiceOptions:
-    config = request.config
-    options = ServiceOptions(
+    options = service_options_from(request.config, reference_faults)
+    try:
+        options.validate()  # checked before the boot too; again here, as the gateway may have gone since
+    except HarnessError as exc:
+        pytest.exit(f"pytest-openshell: {exc}", returncode=3)
+    return options
+
+
+def service_options_from(config: pytest.Config, faults: frozenset[str] = frozenset()) -> ServiceOptions:
+    return ServiceOptions(
         driver_socket=get(config, "openshell_driver_socket") or None,
         driver_namespace=get(config, "openshell_driver_namespace") or None,
         gateway=get(config, "openshell_gateway") or "reference",
@@ -122,13 +130,8 @@ def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[
         gateway_ca=get(config, "openshell_gateway_ca") or None,
         gateway_cert=get(config, "openshell_gateway_cert") or None,
         gateway_key=get(config, "openshell_gateway_key") or None,
-        faults=frozenset(reference_faults),
+        faults=frozenset(faults),
     )
-    try:
-        options.validate()
-    except HarnessError as exc:
-        pytest.exit(f"pytest-openshell: {exc}", returncode=3)
-    return options
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pytest_openshell.fixtures import (
     namespace_factory,
     reference_faults,
     service_options,
+    service_options_from,
     suite_config,
     suite_config_from,
 )
@@ -137,6 +138,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         # Bad input must fail before the cluster boots, not one test at a time after it.
         implementation(config)
         suite_config_from(config)
+        service_options_from(config).validate()
     except HarnessError as exc:
         raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     for item, rec in records:

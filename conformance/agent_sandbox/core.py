@@ -71,6 +71,7 @@ def headless_service(ctx: SuiteContext) -> None:
 def _service_identity(ctx: SuiteContext) -> tuple[str, dict]:
     svc = ctx.core.read_namespaced_service(AGENT, ctx.namespace)
     spec = ctx.api.sanitize_for_serialization(svc.spec)
+    assert svc.metadata is not None
     return str(svc.metadata.uid), spec
 
 

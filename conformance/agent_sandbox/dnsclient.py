@@ -9,6 +9,7 @@ which pod the name led to and when, from inside the cluster rather than from the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from conformance.agent_sandbox.checks import pod_ready
 from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE
@@ -72,7 +73,7 @@ class DNSClient:
 
     @classmethod
     def start(cls, ctx: SuiteContext, name: str, port: int) -> DNSClient:
-        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": CLIENT},
+        body: Any = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": CLIENT},
                 "spec": {"automountServiceAccountToken": False, "terminationGracePeriodSeconds": 1,
                          "containers": [{"name": "client", "image": SANDBOX_IMAGE, "imagePullPolicy": "Never",
                                          "command": ["/bin/sh", "-c", SCRIPT],

@@ -232,8 +232,8 @@ def claim_service(ctx: SuiteContext) -> None:
     mark_p, mark_s = timer.pods.mark(), slices.mark()
     ctx.core.delete_namespaced_pod(sandbox, ctx.namespace)
     wait_serving_pod(ctx, timer.pods, slices, sandbox, sandbox, since_pods=mark_p, since_slices=mark_s, not_uid=uid(pod))
-    again = ctx.core.read_namespaced_service(sandbox, ctx.namespace)
-    assert again.metadata.uid == svc["metadata"]["uid"], "the claimed Sandbox's Service was replaced"
+    again = ctx.core.read_namespaced_service(sandbox, ctx.namespace).metadata
+    assert again is not None and again.uid == svc["metadata"]["uid"], "the claimed Sandbox's Service was replaced"
 
 
 def pool_namespace_isolation(ctx: SuiteContext) -> None:

@@ -77,6 +77,7 @@ def pod_token(ctx: SuiteContext, pod: Obj, *, audience: str = TOKEN_AUDIENCE, se
     request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[audience], expiration_seconds=600,
                                                                             bound_object_ref=ref))
     status = ctx.core.create_namespaced_service_account_token(sa, meta["namespace"], request).status
+    assert status is not None, "TokenRequest returned no status"
     return str(status.token)
 
 
@@ -130,7 +131,7 @@ def craft_pod(ctx: SuiteContext, name: str, *, sandbox_id: str | None, owners: l
     if hold:
         meta["finalizers"] = [HOLD]
         ctx.defer(lambda: ctx.core.patch_namespaced_pod(name, ns, {"metadata": {"finalizers": None}}))
-    body = {"apiVersion": "v1", "kind": "Pod",
+    body: Any = {"apiVersion": "v1", "kind": "Pod",
             "metadata": meta,
             "spec": {"serviceAccountName": service_account, "automountServiceAccountToken": False,
                      "containers": [{"name": "agent", "image": IMAGE}]}}
@@ -140,7 +141,7 @@ def craft_pod(ctx: SuiteContext, name: str, *, sandbox_id: str | None, owners: l
     from pytest_openshell.kube.waits import named, watch_until
 
     return watch_until(ctx.core.list_namespaced_pod, pod_ready, timeout=ctx.config.timeout("sandbox_ready"),
-                       what=f"pod {ns}/{name} Ready", namespace=ns, **named(name)).obj
+                       what=f"pod {ns}/{name} Ready", namespace=ns, field_selector=named(name)["field_selector"]).obj
 
 
 def owner(obj: Obj, *, uid: str | None = None, controller: bool = True) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import jwt
@@ -100,7 +101,8 @@ def recreated_pod(ctx: SuiteContext, present: Present) -> None:
 
 def service_account_not_allowed(ctx: SuiteContext, present: Present) -> None:
     name, sandbox_id, _ = _sandbox_with_pod(ctx)
-    ctx.core.create_namespaced_service_account(ctx.namespace, {"metadata": {"name": "intruder"}})
+    intruder: Any = {"metadata": {"name": "intruder"}}
+    ctx.core.create_namespaced_service_account(ctx.namespace, intruder)
     forged = craft_pod(ctx, f"{name}-sa", sandbox_id=sandbox_id, owners=[owner(sandbox_object(ctx, name))], service_account="intruder")
     assert_denied(ctx, present(ctx, pod_token(ctx, forged, service_account="intruder")), "service account not the sandbox's")
 

@@ -25,7 +25,9 @@ def expired_pod_token(ctx: SuiteContext, pod: dict[str, Any], service_account: s
     if ctx.cluster.provider != "embedded" or not key_file.exists():
         ctx.unsupported(["ExpiredTokens"], "minting an expired token needs the cluster's signing key (embedded cluster)")
     ns, name, uid = pod["metadata"]["namespace"], pod["metadata"]["name"], pod["metadata"]["uid"]
-    sa_uid = ctx.core.read_namespaced_service_account(service_account, ns).metadata.uid
+    sa_meta = ctx.core.read_namespaced_service_account(service_account, ns).metadata
+    assert sa_meta is not None
+    sa_uid = sa_meta.uid
     key = key_file.read_bytes()
     now = int(time.time())
 

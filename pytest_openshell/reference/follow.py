@@ -43,8 +43,13 @@ class Follower:
     def start(self) -> None:
         """List synchronously (errors surface to the caller), then watch in a thread."""
         rv = self._relist()
-        self._thread = threading.Thread(target=self._run, args=(rv,), name=f"follow-{self.name}", daemon=True)
-        self._thread.start()
+        # Under the lock: a stop() racing this (the server shutting down while a stream opens) sees
+        # either no thread, and then none starts, or a started one it can join.
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, args=(rv,), name=f"follow-{self.name}", daemon=True)
+            self._thread.start()
 
     def _relist(self) -> str | None:
         # resourceVersion "0": any recent state from the API server's cache, like client-go informers; the
@@ -124,11 +129,11 @@ class Follower:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         with self._lock:
-            resp = self._resp
+            resp, thread = self._resp, self._thread
         if resp is not None:
             try:
                 resp.shutdown()  # urllib3 >= 2.3: wakes the thread blocked reading it
             except Exception as exc:
                 log.debug("shutting down the %s watch: %s", self.name, exc)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

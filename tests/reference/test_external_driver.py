@@ -61,6 +61,6 @@ def test_external_driver_without_its_namespace_is_one_clear_message(tmp_path: Pa
     proc = subprocess.run([sys.executable, "-m", "pytest_openshell.cli", "-q", f"--openshell-driver-socket={sockdir / 'd.sock'}",
                            "-k", "DriverCapabilities"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 3, out[-2000:]
+    assert proc.returncode == 4, out[-2000:]
     lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
     assert len(lines) == 1 and "--openshell-driver-namespace" in lines[0], out[-2000:]

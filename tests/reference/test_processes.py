@@ -88,7 +88,7 @@ def test_wrong_tls_material_is_one_clear_message(cluster: Cluster, sandbox_names
              f"--openshell-gateway-endpoint={gateway.address}", f"--openshell-gateway-ca={other.ca}"],
             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 3, out[-2000:]
+    assert proc.returncode == 4, out[-2000:]  # refused before anything runs
     lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
     assert len(lines) == 1, out[-2000:]
     assert f"the gateway at {gateway.address} is unreachable or its TLS material does not match" in lines[0]
