@@ -278,11 +278,11 @@ TESTS = [
     ConformanceTest("WarmPoolReady", "a warm pool keeps N ready Sandboxes it owns", PROFILE, ("WarmPool",), warm_pool_ready,
                     ("agent-sandbox/template.yaml",)),
     ConformanceTest("WarmClaimLatency", "sequential claims adopt warm Sandboxes within budget", PROFILE, ("WarmPool", "WarmClaim"),
-                    warm_claim_latency, ("agent-sandbox/template.yaml",), latency=True),
+                    warm_claim_latency, ("agent-sandbox/template.yaml",), latency=True, serial=True),
     ConformanceTest("ColdClaim", "claims without a warm candidate get Sandboxes of their own", PROFILE, ("ColdClaim",), cold_claim,
                     ("agent-sandbox/template.yaml",), latency=True),
     ConformanceTest("ClaimBurst", "more simultaneous claims than warm Sandboxes all become Ready", PROFILE,
-                    ("WarmPool", "WarmClaim", "ColdClaim", "ClaimBurst"), claim_burst, ("agent-sandbox/template.yaml",), latency=True),
+                    ("WarmPool", "WarmClaim", "ColdClaim", "ClaimBurst"), claim_burst, ("agent-sandbox/template.yaml",), latency=True, serial=True),
     ConformanceTest("ClaimService", "a claimed Sandbox keeps its Service across pod recreation", PROFILE,
                     ("WarmClaim", "SandboxService", "ClaimService"), claim_service, ("agent-sandbox/template-service.yaml",),
                     serial=True),  # its warm claim would land in ClaimControllerMetrics' histograms

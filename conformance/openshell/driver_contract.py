@@ -216,5 +216,5 @@ TESTS = [
     ConformanceTest("DriverIgnoresUnknownFields", "requests carrying fields from a newer contract still work", PROFILE,
                     ("DriverCore",), unknown_fields),
     ConformanceTest("DriverWarmPath", "a request matching an opted-in pool becomes a claim that binds warm within budget", PROFILE,
-                    ("DriverCore", "DriverWarmPath"), warm_path, latency=True),
+                    ("DriverCore", "DriverWarmPath"), warm_path, latency=True, serial=True),
 ]

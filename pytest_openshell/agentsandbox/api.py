@@ -52,6 +52,10 @@ class SandboxAPI:
     def delete(self, kind: str, namespace: str, name: str, **kwargs: Any) -> Obj:
         return cast(Obj, self.custom.delete_namespaced_custom_object(namespace=namespace, name=name, **self._args(kind), **kwargs))
 
+    def delete_all(self, kind: str, namespace: str) -> None:
+        """Start deleting every ``kind`` in ``namespace`` (background propagation: the GC takes what they own)."""
+        self.custom.delete_collection_namespaced_custom_object(namespace=namespace, propagation_policy="Background", **self._args(kind))
+
     def lister(self, kind: str, namespace: str) -> Any:
         """A list function for :func:`watch_until` (it also accepts ``watch=True``)."""
         return partial(self.custom.list_namespaced_custom_object, namespace=namespace, **self._args(kind))
