@@ -12,7 +12,8 @@ import pytest
 from conformance.agent_sandbox.checks import ms, now, ready
 from conformance.openshell.common import new_name, openshell_pool, wait_pod
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
-from pytest_openshell.kube.recorder import is_named
+from pytest_openshell.kube.recorder import EventRecorder, is_named
+from pytest_openshell.kube.waits import condition as condition_of
 from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
 from pytest_openshell.reference.clients import WatchStream
 from pytest_openshell.reference.labels import GATEWAY_ID, MANAGED_BY, POD_SANDBOX_ID, SANDBOX_ID, SANDBOX_NAME, TOKEN_AUDIENCE
@@ -54,9 +55,32 @@ def validate(ctx: SuiteContext) -> None:
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{why}: {err.value.code()}"  # type: ignore[attr-defined]
 
 
+HOLD_READY = "pytest-openshell.io/hold-ready"  # the simulated node keeps such a pod un-ready (clusters/kwok/stages.yaml)
+
+
+def _no_early_ready(ctx: SuiteContext, stream: WatchStream, sandbox: cpb.DriverSandbox, boxes: EventRecorder) -> None:
+    """With the pod held un-ready, the Sandbox cannot be Ready: a Ready from the driver now is early.
+
+    Once the controller has made the pod and written the Sandbox's (not Ready) status, the driver has
+    long seen the object appear; whatever it reported by then is in our stream.
+    """
+    name = sandbox.name
+    with ctx.step("hold the pod un-ready; the driver must not report Ready"):
+        pod = wait_pod(ctx, name, predicate=lambda p: True)
+        boxes.wait_for(is_named(name, lambda o: (cond := condition_of(o, "Ready")) is not None and cond.get("status") != "True"),
+                       timeout=T, what=f"Sandbox {name} status written, not Ready", diagnose=ctx.diagnose)
+        early = [e for e in stream.received(sandbox.id) if condition(e, "Ready") == "True"]
+        assert not early, "the driver reported Ready while the Sandbox's pod was not ready"
+    with ctx.step("release the pod"):
+        ctx.core.patch_namespaced_pod(name, pod["metadata"]["namespace"], {"metadata": {"labels": {HOLD_READY: None}}})
+
+
 def create_and_ready(ctx: SuiteContext) -> None:
     drv, name = ctx.services.driver(), new_name("life")
     sandbox = request(ctx, name)
+    held = ctx.cluster.node_mode == "simulated"  # a real kubelet ignores the label: its container start is the wait
+    if held:
+        sandbox.spec.template.labels[HOLD_READY] = "true"
     boxes = ctx.recorder("Sandbox")
     with WatchStream(drv) as stream:
         drv.CreateSandbox(cpb.CreateSandboxRequest(sandbox=sandbox), timeout=T)
@@ -71,6 +95,8 @@ def create_and_ready(ctx: SuiteContext) -> None:
         audiences = [s["serviceAccountToken"].get("audience") for v in template["spec"].get("volumes", [])
                      for s in (v.get("projected") or {}).get("sources", []) if "serviceAccountToken" in s]
         assert audiences == [TOKEN_AUDIENCE], audiences
+        if held:
+            _no_early_ready(ctx, stream, sandbox, boxes)
         with ctx.step("wait for the driver to report Ready"):
             while True:
                 event = stream.next("sandbox", sandbox.id, ctx.config.timeout("sandbox_ready")).sandbox.sandbox

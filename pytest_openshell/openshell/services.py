@@ -78,9 +78,13 @@ class ServiceOptions:
             channel = grpc.secure_channel(self.gateway_endpoint, grpc.ssl_channel_credentials(*read))
         else:
             channel = grpc.insecure_channel(self.gateway_endpoint)
+        ready = grpc.channel_ready_future(channel)
         try:
-            grpc.channel_ready_future(channel).result(timeout=GATEWAY_PROBE_S)
+            ready.result(timeout=GATEWAY_PROBE_S)
         except grpc.FutureTimeoutError:
+            # Unsubscribe before the channel closes: a connectivity watch left on a closed channel can
+            # abort the interpreter at exit (SIGABRT seen once in CI).
+            ready.cancel()
             tls = " or its TLS material does not match (--openshell-gateway-ca/-cert/-key)" if self.gateway_ca else ""
             raise HarnessError(f"the gateway at {self.gateway_endpoint} is unreachable{tls}",
                                fix="check the endpoint and that the gateway is running") from None

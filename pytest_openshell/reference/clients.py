@@ -72,6 +72,17 @@ class WatchStream:
             if exc.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
                 self.error = exc
 
+    def received(self, sandbox_id: str) -> list[cpb.DriverSandbox]:
+        """The sandbox updates for ``sandbox_id`` received so far, taken off the queue (without waiting)."""
+        found: list[cpb.DriverSandbox] = []
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return found
+            if event.WhichOneof("payload") == "sandbox" and event_sandbox_id(event) == sandbox_id:
+                found.append(event.sandbox.sandbox)
+
     def next(self, kind: str, sandbox_id: str, timeout: float) -> cpb.WatchSandboxesEvent:
         """The next event of ``kind`` (sandbox | deleted | platform_event) for ``sandbox_id``; queue.Empty on timeout."""
         deadline = time.monotonic() + timeout
