@@ -118,7 +118,9 @@ def pod_template(config: DriverConfig, sandbox: pb.DriverSandbox) -> Obj:
         spec["hostUsers"] = not template.user_namespaces
     annotations = {str(k): str(v) for k, v in (settings.get("annotations") or {}).items()}
     annotations[POD_SANDBOX_ID] = sandbox.id
-    return {"metadata": {"labels": identity_labels(config, sandbox), "annotations": annotations}, "spec": spec}
+    # The request's labels go on every platform resource, the pod included; identity labels win.
+    pod_labels = {**dict(template.labels), **identity_labels(config, sandbox)}
+    return {"metadata": {"labels": pod_labels, "annotations": annotations}, "spec": spec}
 
 
 def sandbox_body(config: DriverConfig, resources: AgentSandboxResources, sandbox: pb.DriverSandbox) -> Obj:
