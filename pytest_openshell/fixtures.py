@@ -9,11 +9,9 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.api import SandboxAPI
 from pytest_openshell.errors import HarnessError
@@ -78,7 +76,7 @@ def k8s_api(cluster: Cluster) -> Iterator[k8s.ApiClient]:
 
 @pytest.fixture(scope="session")
 def namespace_factory(cluster: Cluster, k8s_api: k8s.ApiClient) -> Iterator[NamespaceFactory]:
-    owners = partial(delete_sandbox_owners, SandboxAPI(k8s_api, cluster.agent_sandbox)) if cluster.agent_sandbox else None
+    owners = SandboxAPI(k8s_api, cluster.agent_sandbox).delete_owners if cluster.agent_sandbox else None
     # On a disposable cluster of simulated nodes a finished test's objects cost nothing to keep, while
     # deleting a namespace costs ~100 API requests (the namespace controller lists and deletes every
     # resource type) and controller churn beside the next test: the cluster goes as a whole instead.
@@ -87,16 +85,6 @@ def namespace_factory(cluster: Cluster, k8s_api: k8s.ApiClient) -> Iterator[Name
     yield factory
     if not cluster.disposable:  # a kept or existing cluster must be left as found
         factory.await_deleted()
-
-
-def delete_sandbox_owners(sandboxes: SandboxAPI, namespace: str) -> None:
-    # Claims and pools own Sandboxes, which own pods: top down, so nothing is recreated meanwhile.
-    for kind in ("SandboxClaim", "SandboxWarmPool", "Sandbox"):
-        try:
-            sandboxes.delete_all(kind, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
 
 
 @pytest.fixture

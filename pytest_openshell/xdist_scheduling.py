@@ -8,15 +8,15 @@ scope ourselves: every latency or serial conformance test shares one scope; ever
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from pytest_openshell.results.concurrency import short_name_of
+
 SERIAL_SCOPE = "openshell-serial"
-_PARAM = re.compile(r"\[([^\[\]]+)\](?:@[^\]]*)?$")  # ...::test_x[ShortName], possibly with xdist's @group
 
 
 class SerialScopeScheduling(LoadScopeScheduling):
@@ -25,12 +25,7 @@ class SerialScopeScheduling(LoadScopeScheduling):
         self.serial_tests = frozenset(serial_tests)
 
     def _split_scope(self, nodeid: str) -> str:
-        return SERIAL_SCOPE if scope_name(nodeid) in self.serial_tests else nodeid
-
-
-def scope_name(nodeid: str) -> str | None:
-    found = _PARAM.search(nodeid)
-    return found[1] if found else None
+        return SERIAL_SCOPE if short_name_of(nodeid) in self.serial_tests else nodeid
 
 
 def serial_test_names(*, with_openshell: bool = False) -> frozenset[str]:

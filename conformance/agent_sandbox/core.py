@@ -23,7 +23,7 @@ from pytest_openshell.agentsandbox import name_hash
 from pytest_openshell.agentsandbox.labels import NAME_HASH
 from pytest_openshell.errors import WaitTimeout
 from pytest_openshell.kube.recorder import is_named, wait_first
-from pytest_openshell.kube.waits import condition
+from pytest_openshell.kube.waits import condition, has_condition
 from pytest_openshell.results.model import Measurement
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext
@@ -123,11 +123,6 @@ def _service_fqdn(ctx: SuiteContext) -> str:
     return str(box["status"]["serviceFQDN"])
 
 
-def _finished(obj: dict) -> bool:
-    cond = condition(obj, "Finished")
-    return cond is not None and cond.get("status") == "True"
-
-
 def pod_failure(ctx: SuiteContext) -> None:
     if ctx.cluster.node_mode != "simulated":
         pytest.skip("driving a pod failure needs the node simulator (embedded cluster)")
@@ -146,7 +141,7 @@ def pod_failure(ctx: SuiteContext) -> None:
                                what="the failed pod to leave the ready endpoints", diagnose=ctx.diagnose)
     replacement = is_named(AGENT, lambda p: uid(p) != failed_uid)
     with ctx.step("wait for a replacement pod, or the Sandbox's Finished verdict"):
-        first, ev = wait_first([(pods, replacement, mark_p), (boxes, is_named(AGENT, _finished), mark_b)],
+        first, ev = wait_first([(pods, replacement, mark_p), (boxes, is_named(AGENT, has_condition("Finished")), mark_b)],
                                timeout=ctx.config.timeout("pod_recreate"), what=f"a replacement for pod {AGENT} or Sandbox Finished",
                                diagnose=ctx.diagnose)
     if first == 1:

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any, cast
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
 from pytest_openshell.providers.base import AgentSandbox
@@ -24,6 +25,10 @@ def default_pod_spec(port: int | None = None, image: str = "registry.local/sandb
     if port:
         container["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
     return {"containers": [container], "automountServiceAccountToken": False}
+
+
+# Claims and pools own Sandboxes, which own pods: deleting in this order, nothing gets recreated.
+OWNER_KINDS = ("SandboxClaim", "SandboxWarmPool", "Sandbox")
 
 
 class SandboxAPI:
@@ -51,6 +56,15 @@ class SandboxAPI:
 
     def delete(self, kind: str, namespace: str, name: str, **kwargs: Any) -> Obj:
         return cast(Obj, self.custom.delete_namespaced_custom_object(namespace=namespace, name=name, **self._args(kind), **kwargs))
+
+    def delete_owners(self, namespace: str) -> None:
+        """Start deleting, top down, what owns the namespace's pods (so nothing is recreated meanwhile)."""
+        for kind in OWNER_KINDS:
+            try:
+                self.delete_all(kind, namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
 
     def delete_all(self, kind: str, namespace: str) -> None:
         """Start deleting every ``kind`` in ``namespace`` (background propagation: the GC takes what they own)."""

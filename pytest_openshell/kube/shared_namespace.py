@@ -16,13 +16,13 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from pytest_openshell.agentsandbox.api import SandboxAPI
+from pytest_openshell.agentsandbox.api import OWNER_KINDS, SandboxAPI
 from pytest_openshell.kube.recorder import EventRecorder
 from pytest_openshell.kube.waits import as_dict
 
-# Deletion order: owners that would recreate what they own go first (a pool refills its Sandboxes),
-# then what is left, then templates, which nothing needs any more.
-SANDBOX_KINDS = ("SandboxClaim", "SandboxWarmPool", "Sandbox", "SandboxTemplate")
+# Deletion order: owners before what they own (a pool refills its Sandboxes), then templates,
+# which nothing needs any more.
+SANDBOX_KINDS = (*OWNER_KINDS, "SandboxTemplate")
 CORE_KINDS = ("Pod", "ServiceAccount")
 
 

@@ -8,8 +8,11 @@ start/stop times, which the xdist controller receives from every worker).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+_PARAM = re.compile(r"\[([^\[\]]+)\](?:@[^\]]*)?$")
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,14 @@ def load_condition(mine: Call, calls: list[Call], workers: int) -> dict[str, Any
     return {
         "parallelWorkers": workers,
         "besideFraction": round(busy / window, 3),
-        "besideTests": sorted({_short(c.nodeid) for c in beside}),
+        "besideTests": sorted({short_name_of(c.nodeid) or c.nodeid for c in beside}),
     }
 
 
-def _short(nodeid: str) -> str:
-    """``path::test[Name]@group`` (xdist appends the group) -> ``Name``."""
-    return nodeid.split("@", 1)[0].rsplit("[", 1)[-1].rstrip("]")
+def short_name_of(nodeid: str) -> str | None:
+    """``path::test[Name]`` (xdist may append ``@group``) -> ``Name``; None for an unparametrized test."""
+    found = _PARAM.search(nodeid)
+    return found[1] if found else None
 
 
 def _union(spans: list[tuple[float, float]]) -> float:

@@ -59,10 +59,9 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
 
 def check_load_conditions(report: dict, workers: int) -> None:
     """Every latency figure says what ran beside it; never another latency or serial test."""
-    from conformance.agent_sandbox import TESTS as AGENT_SANDBOX
-    from conformance.openshell import TESTS as OPENSHELL
+    from pytest_openshell.xdist_scheduling import serial_test_names
 
-    serial = {t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.scheduled_serially}
+    serial = serial_test_names()
     rows = [row for row in report["latency"] if row["test"] in serial]
     assert rows, "no latency figures"
     for row in rows:

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jsonschema
 import pytest
+import yaml
 
 from pytest_openshell.errors import WaitTimeout
 from pytest_openshell.providers.embedded import CONTROL_PLANE
@@ -261,3 +263,27 @@ def _stop_supervisor(run_dir: Path) -> list[tuple[int, int | None]]:
     wait_for(f"the supervisor {supervisor} of kept cluster {run_dir.name} to exit", lambda: not running(supervisor, start),
              TEARDOWN_TIMEOUT_S, lambda: "\n".join(left_behind(run_dir, seen)))
     return seen
+
+
+# -- conformance runs as a user starts them, and their reports -------------------------------------
+CONFORMANCE = [sys.executable, "-m", "pytest_openshell.cli", "-v", "-p", "no:cacheprovider"]
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "reports" / "conformance-report.schema.json").read_text())
+
+
+def report_of(run: InnerRun) -> dict[str, Any]:
+    path = run.root / "r.yaml"
+    assert path.is_file(), f"no report written:\n{run.output}"
+    report = yaml.safe_load(path.read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert not list(run.root.glob(".r.yaml.*")), "a temporary report file was left behind"
+    return dict(report)
+
+
+def verdict_counts(report: dict[str, Any]) -> dict[str, int]:
+    """passed/failed/skipped over every profile and conformance level of the report."""
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for profile in report["profiles"]:
+        for level in ("core", "extended"):
+            for key, n in (profile.get(level) or {}).get("statistics", {}).items():
+                totals[key] += n
+    return totals

@@ -8,21 +8,17 @@ was cut short.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 
 from tests.providers.lifecycle import (
+    CONFORMANCE,
     EXIT_TIMEOUT_S,
     READY_TIMEOUT_S,
     RUN_TIMEOUT_S,
@@ -32,12 +28,11 @@ from tests.providers.lifecycle import (
     explicit,
     inner_env,
     left_behind,
+    report_of,
+    verdict_counts,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((REPO / "reports" / "conformance-report.schema.json").read_text())
 SIGNALS = pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-CONFORMANCE = [sys.executable, "-m", "pytest_openshell.cli", "-v", "-p", "no:cacheprovider"]
 # A component that never becomes ready keeps the boot in the phase that waits for it.
 HANG = "#!/bin/sh\nexec sleep 600\n"
 
@@ -72,25 +67,6 @@ def _interrupted(run: InnerRun, sig: int) -> None:
     assert "Traceback" not in run.output.split("KeyboardInterrupt")[0], run.output
 
 
-def _report(run: InnerRun) -> dict[str, Any]:
-    path = run.root / "r.yaml"
-    assert path.is_file(), f"no report written:\n{run.output}"
-    report = yaml.safe_load(path.read_text())
-    jsonschema.validate(report, SCHEMA)
-    assert not list(run.root.glob(".r.yaml.*")), "a temporary report file was left behind"
-    return dict(report)
-
-
-def _counts(report: dict[str, Any]) -> dict[str, int]:
-    """passed/failed/skipped over every profile and conformance level of the report."""
-    totals = {"passed": 0, "failed": 0, "skipped": 0}
-    for profile in report["profiles"]:
-        for level in ("core", "extended"):
-            for key, n in (profile.get(level) or {}).get("statistics", {}).items():
-                totals[key] += n
-    return totals
-
-
 @SIGNALS
 @pytest.mark.parametrize(("phase", "component", "seen"), [
     ("boot", "kube-apiserver", "etcd up"),
@@ -118,9 +94,9 @@ def test_signal_mid_test_leaves_a_valid_report_saying_interrupted(inner: Inner, 
     run.await_output("ServiceSurvivesPodFailure]", RUN_TIMEOUT_S)
     run_dir = booted_run_dir(run.output)
     _interrupted(run, sig)
-    report = _report(run)
+    report = report_of(run)
     assert report["interrupted"] is True
-    assert _counts(report) == {"passed": 1, "failed": 0, "skipped": 0}, "SandboxReady, and nothing for the interrupted test"
+    assert verdict_counts(report) == {"passed": 1, "failed": 0, "skipped": 0}, "SandboxReady, and nothing for the interrupted test"
     assert left_behind(run_dir) == []
     assert temp_leftovers(private_tmp) == []
 
@@ -133,9 +109,9 @@ def test_signal_while_the_report_is_written_is_held_until_it_is_complete(inner: 
     code = run.wait(RUN_TIMEOUT_S)
     assert code == pytest.ExitCode.INTERRUPTED, run.output
     assert f"interrupted (signal {sig}) while writing the outputs: they are complete" in run.output
-    report = _report(run)
+    report = report_of(run)
     assert report["interrupted"] is False, "every test had finished before the signal"
-    assert _counts(report) == {"passed": 1, "failed": 0, "skipped": 0}
+    assert verdict_counts(report) == {"passed": 1, "failed": 0, "skipped": 0}
     assert left_behind(booted_run_dir(run.output)) == []
 
 

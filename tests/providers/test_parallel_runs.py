@@ -12,8 +12,7 @@ import yaml
 from pytest_openshell.providers import ProviderSettings
 from pytest_openshell.providers.base import docker_cluster_name
 from pytest_openshell.results.outputs import write_report
-from tests.providers.lifecycle import RUN_TIMEOUT_S, Inner, booted_run_dir, explicit, left_behind
-from tests.providers.test_interruption import CONFORMANCE, _counts, _report
+from tests.providers.lifecycle import CONFORMANCE, RUN_TIMEOUT_S, Inner, booted_run_dir, explicit, left_behind, report_of, verdict_counts
 
 SERVER = re.compile(r"embedded cluster ready in \S+ at (https://\S+)")
 
@@ -29,7 +28,7 @@ def test_two_runs_at_once_do_not_collide(inner: Inner, binaries: dict[str, Path]
     assert run_dirs[0] != run_dirs[1], "both runs booted into one run dir"
     assert all(len(s) == 1 for s in servers) and servers[0] != servers[1], f"one server each: {servers}"
     for run, run_dir in zip(runs, run_dirs, strict=True):
-        assert _counts(_report(run)) == {"passed": 2, "failed": 0, "skipped": 0}
+        assert verdict_counts(report_of(run)) == {"passed": 2, "failed": 0, "skipped": 0}
         assert left_behind(run_dir) == []
 
 

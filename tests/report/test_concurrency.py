@@ -25,8 +25,8 @@ def test_overlaps_on_other_workers_count_once() -> None:
 
 
 def test_scope_names_of_node_ids() -> None:
-    from pytest_openshell.xdist_scheduling import scope_name
+    from pytest_openshell.results.concurrency import short_name_of
 
-    assert scope_name("conformance/test_agent_sandbox.py::test_agent_sandbox[WarmClaimLatency]") == "WarmClaimLatency"
-    assert scope_name("conformance/test_agent_sandbox.py::test_agent_sandbox[ColdClaim]@openshell-serial") == "ColdClaim"
-    assert scope_name("tests/test_x.py::test_plain") is None
+    assert short_name_of("conformance/test_agent_sandbox.py::test_agent_sandbox[WarmClaimLatency]") == "WarmClaimLatency"
+    assert short_name_of("conformance/test_agent_sandbox.py::test_agent_sandbox[ColdClaim]@openshell-serial") == "ColdClaim"
+    assert short_name_of("tests/test_x.py::test_plain") is None
