@@ -7,7 +7,6 @@ under a condition variable, so a line that arrives between two waits is never mi
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from pytest_openshell.errors import WaitTimeout
+from pytest_openshell.kube.watchstream import shutdown_response
 
 
 @dataclass(frozen=True)
@@ -95,13 +95,12 @@ class LogFollower:
         tail = "\n".join(line.text for line in self.lines[-20:])
         raise WaitTimeout(what, timeout, f"last lines of the {self.what}:\n{tail}\n" + (diagnose() if diagnose else ""))
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the follow and wait for its thread (a reader left at exit can abort the interpreter)."""
         self._stop.set()
-        # shutdown() (urllib3 >= 2.3) wakes a read blocked in another thread; close() may not, but
-        # the thread is a daemon and ends at its next chunk or with the pod either way.
-        shutdown = getattr(self._resp, "shutdown", None)
-        with contextlib.suppress(Exception):
-            shutdown() if shutdown else self._resp.close()
+        shutdown_response(self._resp)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
 
 __all__ = ["LogFollower", "LogLine"]

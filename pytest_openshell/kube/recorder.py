@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.errors import WaitTimeout
 from pytest_openshell.kube.waits import Obj, Observed, as_dict
+from pytest_openshell.kube.watchstream import WatchConnection
 
 WATCH_CHUNK_S = 30
 
@@ -48,7 +48,7 @@ class EventRecorder:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._watch: k8s_watch.Watch | None = None
+        self._conn = WatchConnection()
         self._listeners: list[threading.Event] = []
         rv = self._list()
         self._thread = threading.Thread(target=self._run, args=(rv,), name=f"recorder-{what}", daemon=True)
@@ -67,10 +67,8 @@ class EventRecorder:
     def _run(self, rv: str | None) -> None:
         try:
             while not self._stop.is_set():
-                self._watch = k8s_watch.Watch()
                 try:
-                    for ev in self._watch.stream(self._list_fn, resource_version=rv, timeout_seconds=WATCH_CHUNK_S,
-                                                 allow_watch_bookmarks=True, **self._kwargs):
+                    for ev in self._conn.events(self._list_fn, rv, timeout_s=WATCH_CHUNK_S, **self._kwargs):
                         at = time.monotonic()
                         obj = as_dict(ev["object"])
                         if ev["type"] == "ERROR":
@@ -81,8 +79,6 @@ class EventRecorder:
                         with self._cond:
                             self.history.append(Event(at, ev["type"], obj, len(self.history)))
                             self._notify()
-                        if self._stop.is_set():
-                            break
                 except ApiException as exc:
                     if exc.status != 410 or self._stop.is_set():
                         raise
@@ -131,11 +127,12 @@ class EventRecorder:
                 self._cond.wait(remaining)
         raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the watch and wait for its thread: none may outlive the recorder (see kube.watchstream)."""
         self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
-        # The stream ends at its next event or server timeout; the thread is a daemon either way.
+        self._conn.close()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def __enter__(self) -> EventRecorder:
         return self

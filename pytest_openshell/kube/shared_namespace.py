@@ -61,6 +61,8 @@ class SharedNamespace:
         deadline = time.monotonic() + timeout
         removed: list[str] = []
         for kind in (*SANDBOX_KINDS, *CORE_KINDS):
+            if self._uids(kind).keys() <= self._before[kind]:
+                continue  # nothing new of this kind: no watch to open
             with EventRecorder(self._lister(kind), f"{kind} in {self.namespace}") as rec:
                 listed = {str(e.obj["metadata"]["uid"]): e.name for e in rec.history if e.type == "LIST"}
                 created = {uid: name for uid, name in listed.items() if uid not in self._before[kind]}

@@ -24,6 +24,7 @@ from pytest_openshell.kindimage.docker import docker, docker_binary, image_exist
 from pytest_openshell.kindimage.node import ensure_node_image
 from pytest_openshell.kindimage.workloads import CONTROLLER_METRICS_PATH, ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
 from pytest_openshell.kube.client import api_client, server_version
+from pytest_openshell.providers import reaper
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
 from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.existing import ExistingProvider
@@ -66,8 +67,16 @@ class KindProvider(ClusterProvider):
         super().__init__(*args, **kwargs)
         self._name: str | None = None
         self._run_dir: Path | None = None
+        self._kind_path: str | None = None
+        self._reaper: subprocess.Popen[bytes] | None = None
+
+    def adopt(self, name: str, run_dir: Path, kind: str) -> None:
+        """Take over a cluster another process acquired (the reaper of a client that died)."""
+        self._name, self._run_dir, self._kind_path = name, run_dir, kind
 
     def _kind(self) -> str:
+        if self._kind_path is not None:
+            return self._kind_path
         pins = load_pins()
         return str(Resolver(self.settings.binaries, progress=self.progress).resolve(pins.binary("kind")).path)
 
@@ -100,6 +109,8 @@ class KindProvider(ClusterProvider):
                 self._create(kind, name, image or self._node_image(pins, resolver), kubeconfig, run_dir)
                 created = True
             self._register(run_dir)
+            if not self.settings.keep_cluster:
+                self._reaper = reaper.spawn(os.getpid(), name, run_dir, kind)
             error: BaseException | None = None
             try:  # under the lock, so other workers of the run never see a half-installed cluster
                 if created:
@@ -177,12 +188,18 @@ class KindProvider(ClusterProvider):
 
     # -- release ------------------------------------------------------------------------------
     def release(self) -> None:
+        reaper.stop(self._reaper)  # before releasing, so the cluster is deleted once
+        self._reaper = None
+        self.release_client(os.getpid())
+
+    def release_client(self, pid: int) -> None:
+        """Deregister ``pid``; the last client of a cluster not kept deletes it."""
         name, run_dir = self._name, self._run_dir
         if name is None or run_dir is None:
             return
         lock = str(run_dir) + ".lock"
         with FileLock(lock):
-            (run_dir / "clients" / str(os.getpid())).unlink(missing_ok=True)
+            (run_dir / "clients" / str(pid)).unlink(missing_ok=True)
             last = not live_clients(run_dir) and not self.settings.keep_cluster
             if last:
                 self._delete(self._kind(), name, run_dir)

@@ -2,8 +2,8 @@
 
 A server streams platform changes for as long as a client listens, and must stop promptly when
 the client goes away or the server shuts down. The Kubernetes client's own ``Watch.stop()`` only
-takes effect at the next event; :meth:`Follower.stop` shuts the HTTP response down, which wakes
-the blocked read immediately. Objects are handled as the raw JSON dicts the API serves.
+takes effect at the next event; :meth:`Follower.stop` ends the read at once (kube.watchstream) and
+joins the thread. Objects are handled as the raw JSON dicts the API serves.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
+
+from pytest_openshell.kube.watchstream import WatchConnection
 
 log = logging.getLogger(__name__)
 WATCH_CHUNK_S = 300
@@ -36,7 +37,7 @@ class Follower:
         self.name = name
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._resp: Any = None  # the open watch response, while there is one
+        self._conn = WatchConnection()
         self._known: dict[str, Obj] = {}
         self._thread: threading.Thread | None = None
 
@@ -92,48 +93,25 @@ class Follower:
             return rv
 
     def _watch_once(self, rv: str | None) -> str | None:
-        # Raw JSON rather than the client's Watch: we need the live response to interrupt it.
-        resp = self._list_fn(watch=True, resource_version=rv, timeout_seconds=WATCH_CHUNK_S, allow_watch_bookmarks=True,
-                             _preload_content=False, **self._kwargs)
-        with self._lock:
-            if self._stop.is_set():
-                resp.close()
-                return rv
-            self._resp = resp
-        try:
-            for line in iter_resp_lines(resp):
-                if not line:
-                    continue
-                event = json.loads(line)
-                kind, obj = event["type"], event["object"]
-                if kind == "ERROR":
-                    raise ApiException(status=obj.get("code", 500), reason=obj.get("message"))
-                rv = obj.get("metadata", {}).get("resourceVersion", rv)
-                if kind == "BOOKMARK":
-                    continue
-                name = str(obj["metadata"]["name"])
-                if kind == "DELETED":
-                    self._known.pop(name, None)
-                else:
-                    self._known[name] = obj
-                self._handler(kind, obj)
-                if self._stop.is_set():
-                    break
-        finally:
-            with self._lock:
-                self._resp = None
-            resp.close()
-            resp.release_conn()
+        for event in self._conn.events(self._list_fn, rv, timeout_s=WATCH_CHUNK_S, **self._kwargs):
+            kind, obj = event["type"], event["object"]
+            if kind == "ERROR":
+                raise ApiException(status=obj.get("code", 500), reason=obj.get("message"))
+            rv = obj.get("metadata", {}).get("resourceVersion", rv)
+            if kind == "BOOKMARK":
+                continue
+            name = str(obj["metadata"]["name"])
+            if kind == "DELETED":
+                self._known.pop(name, None)
+            else:
+                self._known[name] = obj
+            self._handler(kind, obj)
         return rv
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._conn.close()
         with self._lock:
-            resp, thread = self._resp, self._thread
-        if resp is not None:
-            try:
-                resp.shutdown()  # urllib3 >= 2.3: wakes the thread blocked reading it
-            except Exception as exc:
-                log.debug("shutting down the %s watch: %s", self.name, exc)
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)

@@ -42,3 +42,24 @@ def test_wait_first_times_out_with_its_diagnostic(k8s_api: k8s.ApiClient, namesp
     finally:
         maps.stop()
         secrets.stop()
+
+
+def test_stop_ends_the_watch_thread_even_before_the_stream_opened(k8s_api: k8s.ApiClient, namespace: str) -> None:
+    # A recorder stopped at once, on a namespace where nothing happens, used to keep its thread
+    # reading for a whole watch chunk; one still reading at interpreter exit aborts the process.
+    core = k8s.CoreV1Api(k8s_api)
+    recorders = [EventRecorder(core.list_namespaced_config_map, "ConfigMap", namespace=namespace) for _ in range(5)]
+    for rec in recorders:
+        rec.stop()
+    assert [r.what for r in recorders if r._thread.is_alive()] == []
+
+
+def test_stop_ends_an_open_watch_at_once(k8s_api: k8s.ApiClient, namespace: str) -> None:
+    core = k8s.CoreV1Api(k8s_api)
+    rec = EventRecorder(core.list_namespaced_config_map, "ConfigMap", namespace=namespace)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "seen"}})
+    rec.wait_for(is_named("seen"), timeout=10, what="config map seen")  # the stream is open and reading
+    t0 = time.monotonic()
+    rec.stop()
+    assert not rec._thread.is_alive()
+    assert time.monotonic() - t0 < 2, "stop waited for the watch to end by itself"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pytest_openshell.kindimage.docker import docker, require_docker
 from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.providers import ProviderSettings, get_provider
+from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.k3d import K3dProvider
 from pytest_openshell.providers.kind import check_docker_can_run_nodes
 
@@ -185,3 +187,45 @@ def test_failure_after_create_deletes_the_cluster(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(HarnessError, match="planted install failure"):
         provider.acquire()
     assert not _kind_containers(name), "a cluster whose acquire failed was left behind"
+
+
+SIGKILL_AT_FIRST_TEST = '''
+import os, signal
+def pytest_runtest_call(item):
+    os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+def _reapers(name: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"pytest_openshell.providers.reaper" in argv and name.encode() in argv:
+            found.append(int(proc.name))
+    return found
+
+
+@needs_docker
+@pytest.mark.slow
+def test_sigkilled_run_leaves_no_kind_cluster(tmp_path: Path) -> None:
+    # SIGKILL reaches no handler in the run; its reaper sees the exit and deletes the cluster.
+    (tmp_path / "sigkill_at_first_test.py").write_text(SIGKILL_AT_FIRST_TEST)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_openshell.cli", "-q", "-p", "sigkill_at_first_test", "--openshell-cluster=kind",
+         "-k", "WarmPoolReady"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == -9, out[-3000:]
+    created = re.search(r"creating kind cluster (\S+)", out)
+    assert created, out[-3000:]
+    name = created.group(1)
+    run_dir = runs_base() / f"kind-{name}"
+    deadline = time.monotonic() + 120
+    while _kind_containers(name) or run_dir.exists() or _reapers(name):
+        assert time.monotonic() < deadline, (
+            f"120 s after the run was killed: containers {_kind_containers(name)}, run dir exists {run_dir.exists()}, "
+            f"reapers {_reapers(name)}; reaper log: {[p.read_text() for p in run_dir.glob('reaper-*.log')]}")
+        time.sleep(0.5)

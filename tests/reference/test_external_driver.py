@@ -7,6 +7,7 @@ leave that namespace as they found it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 from kubernetes import client as k8s
 
 from pytest_openshell.providers import Cluster
-from tests.reference.conftest import server_process
+from tests.reference.conftest import server_process, threads_at_exit_check
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 PROFILES = "compute-driver,gateway-identity"
@@ -43,15 +44,18 @@ def test_suites_against_an_external_driver_in_its_own_namespace(cluster: Cluster
                                                                 sockdir: Path, tmp_path: Path) -> None:
     before = _objects(k8s_api, sandbox_namespace)
     socket = sockdir / "driver.sock"
+    check_args, check_env, threads_left = threads_at_exit_check(tmp_path)
     with server_process("pytest_openshell.reference.driver", "--socket", str(socket), "--kubeconfig", str(cluster.kubeconfig),
                         "--namespace", sandbox_namespace, "--gateway-id", "vendor"):
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest_openshell.cli", "-q", f"--openshell-profile={PROFILES}", "--openshell-cluster=existing",
+            [sys.executable, "-m", "pytest_openshell.cli", "-q", *check_args, f"--openshell-profile={PROFILES}", "--openshell-cluster=existing",
              f"--kubeconfig={cluster.kubeconfig}", f"--openshell-driver-socket={socket}",
              f"--openshell-driver-namespace={sandbox_namespace}", f"--openshell-report={tmp_path / 'r.yaml'}"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=900)
+            cwd=tmp_path, capture_output=True, text=True, timeout=900,
+            env={**os.environ, "PYTHONPATH": str(tmp_path), **check_env})
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
+    assert threads_left.read_text() == "", "threads still running when pytest was done"
     report = yaml.safe_load((tmp_path / "r.yaml").read_text())
     assert report["driver"]["kind"] == "external" and report["driver"]["endpoint"] == f"unix:{socket}"
     assert _objects(k8s_api, sandbox_namespace) == before, "the suites left objects in the driver's namespace"

@@ -19,7 +19,7 @@ from pytest_openshell.reference.clients import driver_client, gateway_client
 from pytest_openshell.reference.driver import DriverHandle, start_driver
 from pytest_openshell.reference.gateway import TlsConfig, start_gateway
 from tests.reference.certs import make_pki
-from tests.reference.conftest import TIMEOUT, server_process
+from tests.reference.conftest import TIMEOUT, server_process, threads_at_exit_check
 
 pytestmark = pytest.mark.cluster
 
@@ -109,6 +109,7 @@ def test_gateway_dying_mid_run_fails_the_following_tests_by_name(cluster: Cluste
                                                                   tmp_path: Path) -> None:
     socket = sockdir / "driver.sock"
     (tmp_path / "kill_gateway_after_first.py").write_text(KILL_AFTER_FIRST)
+    check_args, check_env, threads_left = threads_at_exit_check(tmp_path)
     with server_process("pytest_openshell.reference.driver", "--socket", str(socket), "--kubeconfig", str(cluster.kubeconfig),
                         "--namespace", sandbox_namespace, "--gateway-id", "ext"):
         gateway = subprocess.Popen([sys.executable, "-m", "pytest_openshell.reference.gateway", "--listen", "127.0.0.1:0",
@@ -119,12 +120,12 @@ def test_gateway_dying_mid_run_fails_the_following_tests_by_name(cluster: Cluste
             assert gateway.stdout is not None
             address = gateway.stdout.readline().split(" ", 2)[2].strip()
             proc = subprocess.run(
-                [sys.executable, "-m", "pytest_openshell.cli", "-q", "-p", "kill_gateway_after_first", "-p", "no:randomly",
+                [sys.executable, "-m", "pytest_openshell.cli", "-q", "-p", "kill_gateway_after_first", *check_args, "-p", "no:randomly",
                  "-k", "(ValidPodTokenGetsIdentity or WrongAudienceDenied or UnboundTokenDenied) and not Driver",
                  "--openshell-cluster=existing", f"--kubeconfig={cluster.kubeconfig}", f"--openshell-gateway-endpoint={address}",
                  f"--openshell-driver-socket={socket}", f"--openshell-driver-namespace={sandbox_namespace}"],
                 cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                env={**os.environ, "PYTHONPATH": str(tmp_path), "KILL_GATEWAY_PID": str(gateway.pid)})
+                env={**os.environ, "PYTHONPATH": str(tmp_path), "KILL_GATEWAY_PID": str(gateway.pid), **check_env})
         finally:
             gateway.kill()
             gateway.wait()
@@ -132,3 +133,4 @@ def test_gateway_dying_mid_run_fails_the_following_tests_by_name(cluster: Cluste
     assert proc.returncode == 1, out[-3000:]
     assert "1 passed" in out and "2 failed" in out, out[-3000:]
     assert out.count(f"the gateway stopped answering mid-run: the gateway at {address} is unreachable") >= 2, out[-3000:]
+    assert threads_left.read_text() == "", "threads still running when pytest was done"
