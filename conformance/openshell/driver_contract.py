@@ -76,8 +76,10 @@ def _no_early_ready(ctx: SuiteContext, stream: WatchStream, sandbox: cpb.DriverS
         early = [e for e in stream.received(sandbox.id) if condition(e, "Ready") == "True"]
         if early:
             now_pod = ctx.core.read_namespaced_pod(name, pod["metadata"]["namespace"])
+            phase = now_pod.status.phase if now_pod.status else None
+            labels = now_pod.metadata.labels if now_pod.metadata else None
             raise AssertionError(f"the driver reported Ready while the Sandbox's pod was not ready: {early[0].status}\n"
-                                 f"pod phase {now_pod.status.phase if now_pod.status else None}, labels {now_pod.metadata.labels if now_pod.metadata else None}\n"
+                                 f"pod phase {phase}, labels {labels}\n"
                                  + ctx.diagnose())
     with ctx.step("release the pod"):
         ctx.core.patch_namespaced_pod(name, pod["metadata"]["namespace"], {"metadata": {"labels": {HOLD_READY: None}}})
