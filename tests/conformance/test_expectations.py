@@ -7,6 +7,7 @@ is a verdict that differs from the one measured and reviewed in conformance/expe
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 
 import conformance
 from tests.conftest import LANES
+from tests.exit_threads import threads_at_exit_check
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 EXPECTATIONS = yaml.safe_load((Path(conformance.__file__).parent / "expectations.yaml").read_text())
@@ -41,10 +43,12 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
         pytest.skip(f"--agent-sandbox-version={only}")
     results, allure, junit = tmp_path / "results.json", tmp_path / "allure", tmp_path / "junit.xml"
     xdist = ["-n", str(WORKERS[lane])] if WORKERS[lane] > 1 else []
+    # The serial run is one process: it must end with no thread but the main one (tests.exit_threads).
+    check_args, check_env, threads_left = threads_at_exit_check(tmp_path) if not xdist else ([], {}, None)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_openshell.cli", f"--agent-sandbox-version={lane}", f"--openshell-results-json={results}",
-         f"--alluredir={allure}", f"--junitxml={junit}", "-q", *xdist],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+         f"--alluredir={allure}", f"--junitxml={junit}", "-q", *xdist, *check_args],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path), **check_env},
     )
     assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(results.read_text())
@@ -53,6 +57,8 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
     assert not mismatches, f"verdicts differ from expectations (want, got): {mismatches}\n{proc.stdout[-4000:]}"
     assert "OpenShell conformance" in proc.stdout, "the terminal summary is missing"
     assert proc.returncode == (1 if "failed" in EXPECTATIONS[lane].values() else 0)
+    if threads_left is not None:
+        assert threads_left.read_text() == "", "threads still running when pytest was done"
     report = check_outputs(tmp_path / "reports" / "conformance-report.yaml", allure, junit, lane, data)
     check_load_conditions(report, WORKERS[lane])
 

@@ -30,25 +30,6 @@ TIMEOUT = 30.0
 IMAGE = "registry.local/sandbox:latest"
 
 
-# Loaded with ``-p threads_at_exit`` into a pytest run in a subprocess: names the Python threads
-# still alive when pytest is done. A watch reader still running then can abort the interpreter.
-THREADS_AT_EXIT = '''
-import os, threading, pytest
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    live = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-    with open(os.environ["THREADS_AT_EXIT"], "w") as out:
-        out.write("\\n".join(live))
-'''
-
-
-def threads_at_exit_check(directory: Path) -> tuple[list[str], dict[str, str], Path]:
-    """(pytest args, environment additions, result file) for a subprocess run that records its live threads at exit."""
-    (directory / "threads_at_exit.py").write_text(THREADS_AT_EXIT)
-    result = directory / "threads-at-exit.txt"
-    return ["-p", "threads_at_exit"], {"THREADS_AT_EXIT": str(result)}, result
-
-
 @pytest.fixture
 def sockdir() -> Iterator[Path]:
     """A short directory for Unix sockets (tmp_path can exceed the 107-byte socket path limit)."""

@@ -17,7 +17,8 @@ import yaml
 from kubernetes import client as k8s
 
 from pytest_openshell.providers import Cluster
-from tests.reference.conftest import server_process, threads_at_exit_check
+from tests.exit_threads import threads_at_exit_check
+from tests.reference.conftest import server_process
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 PROFILES = "compute-driver,gateway-identity"

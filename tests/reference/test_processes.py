@@ -18,8 +18,9 @@ from pytest_openshell.providers import Cluster
 from pytest_openshell.reference.clients import driver_client, gateway_client
 from pytest_openshell.reference.driver import DriverHandle, start_driver
 from pytest_openshell.reference.gateway import TlsConfig, start_gateway
+from tests.exit_threads import threads_at_exit_check
 from tests.reference.certs import make_pki
-from tests.reference.conftest import TIMEOUT, server_process, threads_at_exit_check
+from tests.reference.conftest import TIMEOUT, server_process
 
 pytestmark = pytest.mark.cluster
 
