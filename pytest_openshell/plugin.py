@@ -144,6 +144,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item, rec in records:
         item.user_properties.append((PROPERTY_TEST, json.dumps(
             {"short_name": rec.short_name, "profile": rec.profile, "features": list(rec.features)})))
-        if rec.scheduled_serially:
+        if rec.serial:
             # Documents the grouping (and groups with pytest < 9.2); see xdist_scheduling for why it is not enough.
             item.add_marker(pytest.mark.xdist_group("openshell-serial"))

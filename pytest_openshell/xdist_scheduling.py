@@ -1,9 +1,10 @@
-"""Keep the latency tests on one xdist worker, one after another.
+"""Keep the serial conformance tests on one xdist worker, one after another.
 
 xdist's ``loadgroup`` marks a group by appending ``@group`` to each item's node id; from pytest 9.2
 node ids are derived, that assignment is lost, and ``xdist_group`` markers silently group nothing
 (latency tests then ran beside each other). The controller only sees node ids, so we schedule by
-scope ourselves: every latency or serial conformance test shares one scope; every other test is its own.
+scope ourselves: every serial conformance test (a timing budget, or the controller's cluster-global
+metrics) shares one scope; every other test is its own.
 """
 
 from __future__ import annotations
@@ -33,5 +34,5 @@ def serial_test_names(*, with_openshell: bool = False) -> frozenset[str]:
     from conformance.agent_sandbox import TESTS as AGENT_SANDBOX
     from conformance.openshell import TESTS as OPENSHELL
 
-    serial = {t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.scheduled_serially}
+    serial = {t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.serial}
     return frozenset(serial | ({t.short_name for t in OPENSHELL} if with_openshell else set()))

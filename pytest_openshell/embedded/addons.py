@@ -13,7 +13,8 @@ from pytest_openshell.embedded.rest import RestClient
 from pytest_openshell.resources import data_dir
 
 NODE_NAME = "kwok-node-0"
-NODE_SELECTOR = "kwok.x-k8s.io/node=fake"
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"  # "fake" on nodes kwok simulates
+NODE_SELECTOR = f"{KWOK_NODE_ANNOTATION}=fake"
 Start = Callable[[str, list[str]], Component]
 
 
@@ -23,7 +24,7 @@ def simulated_node() -> dict:
         "kind": "Node",
         "metadata": {
             "name": NODE_NAME,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
             "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "kwok"},
         },
         "spec": {"podCIDR": NODE_POD_CIDR, "podCIDRs": [NODE_POD_CIDR]},

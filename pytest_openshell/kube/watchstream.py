@@ -37,10 +37,6 @@ class WatchConnection:
         self._resp: Any = None
         self._closed = False
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def events(self, list_fn: Callable[..., Any], resource_version: str | None, *, timeout_s: int,
                **kwargs: Any) -> Iterator[Obj]:
         """``{"type": ..., "object": {...}}`` of one watch request, until the server ends it or :meth:`close`."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from pytest_openshell.embedded.addons import KWOK_NODE_ANNOTATION
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import api_client, server_version
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider
@@ -22,9 +23,6 @@ CRDS = {
     "SandboxWarmPool": "sandboxwarmpools.extensions.agents.x-k8s.io",
     "SandboxClaim": "sandboxclaims.extensions.agents.x-k8s.io",
 }
-
-
-KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
 def default_kubeconfig() -> Path:

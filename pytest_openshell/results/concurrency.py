@@ -1,7 +1,7 @@
 """What ran beside a latency test: the load condition its figures were measured under.
 
-Latency tests share one xdist group, so they never run beside each other; other tests may still
-run on other workers at the same time. Rather than serialise the whole run, every latency figure
+Serial tests share one xdist scheduling scope (pytest_openshell.xdist_scheduling), so they never
+run beside each other; other tests may still run on other workers at the same time. Rather than serialise the whole run, every latency figure
 carries how much of its test's call overlapped calls on other workers (from the reports' own
 start/stop times, which the xdist controller receives from every worker).
 """

@@ -24,9 +24,5 @@ class ConformanceTest:
     # metrics): under xdist it runs in one scheduling scope with the other serial tests, in turn.
     serial: bool = False
 
-    @property
-    def scheduled_serially(self) -> bool:
-        return self.serial
-
     def __str__(self) -> str:
         return self.short_name
