@@ -34,6 +34,7 @@ from pytest_openshell.toolchain.pins import Lane, Pins
 
 NODE_IMAGE_ENV = "OPENSHELL_KIND_NODE_IMAGE"
 CREATE_WAIT = "180s"
+CLUSTER_LABEL = "io.x-k8s.kind.cluster"  # on every node container kind makes
 
 
 def host_lacks_sys_resource() -> bool:
@@ -210,7 +211,14 @@ class KindProvider(ClusterProvider):
 
     def _delete(self, kind: str, name: str, run_dir: Path) -> None:
         self.progress(f"deleting kind cluster {name}")
-        subprocess.run([kind, "delete", "cluster", "--name", name], capture_output=True, timeout=300)
+        out = subprocess.run([kind, "delete", "cluster", "--name", name], capture_output=True, text=True, timeout=300)
+        left = docker("ps", "-aq", "--filter", f"label={CLUSTER_LABEL}={name}", check=False).stdout.decode().split()
+        if out.returncode != 0 or left:
+            # Not silent: a node container that will not die (seen once: a process of a pod being started
+            # as the node went, stuck in the kernel) outlives the run, and the user must hear of it.
+            cause = out.stderr.strip().splitlines()[-1:] or ["its node containers are still there"]
+            self.progress(f"WARNING: kind cluster {name} was not deleted: {cause[0]}; containers left: {' '.join(left) or 'none'}"
+                          + (f" -- remove them with `docker rm -f {' '.join(left)}`" if left else ""))
         existed = run_dir / "network-existed"
         # kind never removes its "kind" network; remove it when we made it and nothing else uses it
         if existed.exists() and not json.loads(existed.read_text()) and self._kind_network_exists():

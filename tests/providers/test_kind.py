@@ -21,7 +21,7 @@ from pytest_openshell.kube.client import api_client
 from pytest_openshell.providers import ProviderSettings, get_provider
 from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.k3d import K3dProvider
-from pytest_openshell.providers.kind import check_docker_can_run_nodes
+from pytest_openshell.providers.kind import CLUSTER_LABEL, check_docker_can_run_nodes
 
 REPO = Path(__file__).resolve().parents[2]
 POD_TIMEOUT_S = 120.0
@@ -39,7 +39,7 @@ needs_docker = pytest.mark.skipif(_docker_reason() is not None, reason=f"docker 
 
 
 def _kind_containers(name: str) -> list[str]:
-    return docker("ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster={name}").stdout.decode().split()
+    return docker("ps", "-aq", "--filter", f"label={CLUSTER_LABEL}={name}").stdout.decode().split()
 
 
 @needs_docker
@@ -229,3 +229,25 @@ def test_sigkilled_run_leaves_no_kind_cluster(tmp_path: Path) -> None:
             f"120 s after the run was killed: containers {_kind_containers(name)}, run dir exists {run_dir.exists()}, "
             f"reapers {_reapers(name)}; reaper log: {[p.read_text() for p in run_dir.glob('reaper-*.log')]}")
         time.sleep(0.5)
+
+
+def test_a_cluster_that_will_not_go_is_named_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A node container kind cannot remove (seen here: a process stuck in the kernel) must not vanish
+    # from view with the run dir: the release says which containers are left and how to remove them.
+    import pytest_openshell.providers.kind as kind_module
+    from pytest_openshell.providers.kind import KindProvider
+
+    def fake_docker(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        assert args[:2] == ("ps", "-aq") and f"label={CLUSTER_LABEL}=pso-stuck" in args, args
+        return subprocess.CompletedProcess(args, 0, b"1e31b0a89f1f\n", b"")
+
+    monkeypatch.setattr(kind_module, "docker", fake_docker)
+    kind = tmp_path / "kind"
+    kind.write_text("#!/bin/sh\necho 'ERROR: failed to delete cluster \"pso-stuck\": removal already in progress' >&2\nexit 1\n")
+    kind.chmod(0o755)
+    messages: list[str] = []
+    KindProvider(ProviderSettings(), messages.append)._delete(str(kind), "pso-stuck", tmp_path)
+    warning = [m for m in messages if m.startswith("WARNING")]
+    assert len(warning) == 1, messages
+    assert "pso-stuck was not deleted" in warning[0] and "removal already in progress" in warning[0], warning
+    assert "docker rm -f 1e31b0a89f1f" in warning[0], warning
