@@ -12,11 +12,11 @@ import pytest
 from conformance.agent_sandbox.checks import ms, now, ready
 from conformance.openshell.common import new_name, openshell_pool, wait_pod
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
+from pytest_openshell.contract.clients import WatchStream
+from pytest_openshell.contract.labels import GATEWAY_ID, MANAGED_BY, POD_SANDBOX_ID, SANDBOX_ID, SANDBOX_NAME, TOKEN_AUDIENCE
 from pytest_openshell.kube.recorder import EventRecorder, is_named
 from pytest_openshell.kube.waits import condition as condition_of
 from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
-from pytest_openshell.reference.clients import WatchStream
-from pytest_openshell.reference.labels import GATEWAY_ID, MANAGED_BY, POD_SANDBOX_ID, SANDBOX_ID, SANDBOX_NAME, TOKEN_AUDIENCE
 from pytest_openshell.results.model import Measurement
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext

@@ -33,10 +33,10 @@ from conformance.openshell.common import (
 )
 from conformance.openshell.tokens import expired_pod_token
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
+from pytest_openshell.contract.clients import bearer
+from pytest_openshell.contract.labels import POD_SANDBOX_ID, SANDBOX_ID
 from pytest_openshell.kube.recorder import is_named
 from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
-from pytest_openshell.reference.clients import bearer
-from pytest_openshell.reference.labels import POD_SANDBOX_ID, SANDBOX_ID
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext
 

@@ -15,8 +15,8 @@ from typing import Any
 import jwt
 import pytest
 
+from pytest_openshell.contract.labels import TOKEN_AUDIENCE
 from pytest_openshell.embedded.layout import SA_ISSUER
-from pytest_openshell.reference.labels import TOKEN_AUDIENCE
 from pytest_openshell.suite.context import SuiteContext
 
 

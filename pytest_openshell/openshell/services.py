@@ -21,9 +21,9 @@ import grpc
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
+from pytest_openshell.contract.clients import driver_client, gateway_client
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import Cluster
-from pytest_openshell.reference.clients import driver_client, gateway_client
 
 IMAGE = "localhost/pytest-openshell/sandbox:2"
 RPC_TIMEOUT_S = 30.0

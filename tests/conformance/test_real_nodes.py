@@ -12,10 +12,10 @@ from conformance.agent_sandbox.dnsclient import gap_ms, parse
 from conformance.openshell.common import projected_token
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
 from pytest_openshell.agentsandbox.metrics import scrape
+from pytest_openshell.contract.labels import TOKEN_AUDIENCE
 from pytest_openshell.kube.podlog import LogLine
 from pytest_openshell.reference.driver.config import DriverConfig
 from pytest_openshell.reference.driver.manifests import pod_template
-from pytest_openshell.reference.labels import TOKEN_AUDIENCE
 from pytest_openshell.suite.features import load_catalogue
 from pytest_openshell.suite.selection import Selection
 

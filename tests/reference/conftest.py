@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
+from pytest_openshell.contract.labels import TOKEN_AUDIENCE
 from pytest_openshell.kube.waits import Obj, named, watch_until
 from pytest_openshell.providers import Cluster
 from pytest_openshell.reference.driver import DriverHandle, start_driver
 from pytest_openshell.reference.gateway import GatewayHandle, start_gateway
-from pytest_openshell.reference.labels import TOKEN_AUDIENCE
 
 TIMEOUT = 30.0
 IMAGE = "registry.local/sandbox:latest"

@@ -11,8 +11,8 @@ from kubernetes import client as k8s
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell.agentsandbox import SandboxAPI
+from pytest_openshell.contract.clients import WatchStream, driver_client
 from pytest_openshell.providers import AgentSandbox
-from pytest_openshell.reference.clients import WatchStream, driver_client
 from pytest_openshell.reference.driver import DriverHandle
 from tests.reference.conftest import IMAGE, TIMEOUT
 

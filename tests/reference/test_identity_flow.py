@@ -10,11 +10,8 @@ from kubernetes import client as k8s
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell.agentsandbox import SandboxAPI
-from pytest_openshell.providers import AgentSandbox
-from pytest_openshell.reference.clients import bearer, driver_client, gateway_client
-from pytest_openshell.reference.driver import DriverHandle
-from pytest_openshell.reference.gateway import GatewayHandle
-from pytest_openshell.reference.labels import (
+from pytest_openshell.contract.clients import bearer, driver_client, gateway_client
+from pytest_openshell.contract.labels import (
     GATEWAY_ID,
     MANAGED_BY,
     POD_SANDBOX_ID,
@@ -23,6 +20,9 @@ from pytest_openshell.reference.labels import (
     SANDBOX_WORKSPACE,
     TOKEN_MOUNT_PATH,
 )
+from pytest_openshell.providers import AgentSandbox
+from pytest_openshell.reference.driver import DriverHandle
+from pytest_openshell.reference.gateway import GatewayHandle
 from tests.reference.conftest import IMAGE, pod_token, wait_pod
 
 pytestmark = pytest.mark.cluster

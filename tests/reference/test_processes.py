@@ -14,8 +14,8 @@ import pytest
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
+from pytest_openshell.contract.clients import driver_client, gateway_client
 from pytest_openshell.providers import Cluster
-from pytest_openshell.reference.clients import driver_client, gateway_client
 from pytest_openshell.reference.driver import DriverHandle, start_driver
 from pytest_openshell.reference.gateway import TlsConfig, start_gateway
 from tests.exit_threads import threads_at_exit_check

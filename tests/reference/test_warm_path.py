@@ -10,12 +10,12 @@ from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as c
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell.agentsandbox import SandboxAPI
 from pytest_openshell.agentsandbox.api import default_pod_spec
+from pytest_openshell.contract.clients import bearer, driver_client, gateway_client
+from pytest_openshell.contract.labels import POD_SANDBOX_ID, SANDBOX_ID, WARM_POOL
 from pytest_openshell.kube.waits import as_dict, named, watch_until
 from pytest_openshell.providers import AgentSandbox
-from pytest_openshell.reference.clients import bearer, driver_client, gateway_client
 from pytest_openshell.reference.driver import DriverHandle
 from pytest_openshell.reference.gateway import GatewayHandle
-from pytest_openshell.reference.labels import POD_SANDBOX_ID, SANDBOX_ID, WARM_POOL
 from tests.reference.conftest import IMAGE, TIMEOUT, pod_token, wait_pod
 
 pytestmark = pytest.mark.cluster

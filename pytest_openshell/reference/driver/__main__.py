@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 from pytest_openshell.reference.driver.config import DEFAULT_IMAGE
 from pytest_openshell.reference.driver.server import start_driver
-from pytest_openshell.reference.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 from pytest_openshell.reference.serving import serve_until_signalled
 
 

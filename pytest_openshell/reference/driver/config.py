@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytest_openshell import __version__
+from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE, TOKEN_EXPIRATION_S
 from pytest_openshell.reference.identity import IdentityPolicy
-from pytest_openshell.reference.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE, TOKEN_EXPIRATION_S
 
 DRIVER_NAME = "kubernetes"
 DEFAULT_IMAGE = "ghcr.io/nvidia/openshell-community/sandboxes/base:latest"

@@ -15,12 +15,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
-from pytest_openshell.reference.driver import manifests, warm
-from pytest_openshell.reference.driver.config import DriverConfig
-from pytest_openshell.reference.driver.observe import bound_sandbox
-from pytest_openshell.reference.identity import MemoryClaimRecords
-from pytest_openshell.reference.kube import AgentSandboxResources, Obj, Resource, labels, meta
-from pytest_openshell.reference.labels import (
+from pytest_openshell.contract.labels import (
     GATEWAY_ID,
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -28,6 +23,11 @@ from pytest_openshell.reference.labels import (
     SANDBOX_WORKSPACE,
     managed_selector,
 )
+from pytest_openshell.reference.driver import manifests, warm
+from pytest_openshell.reference.driver.config import DriverConfig
+from pytest_openshell.reference.driver.observe import bound_sandbox
+from pytest_openshell.reference.identity import MemoryClaimRecords
+from pytest_openshell.reference.kube import AgentSandboxResources, Obj, Resource, labels, meta
 from pytest_openshell.reference.status import StatusError
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
-from pytest_openshell.reference.driver.config import DEFAULT_WORKSPACE, DriverConfig
-from pytest_openshell.reference.kube import AgentSandboxResources, Obj
-from pytest_openshell.reference.labels import (
+from pytest_openshell.contract.labels import (
     GATEWAY_ID,
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -25,6 +23,8 @@ from pytest_openshell.reference.labels import (
     is_label_value,
     is_reserved,
 )
+from pytest_openshell.reference.driver.config import DEFAULT_WORKSPACE, DriverConfig
+from pytest_openshell.reference.kube import AgentSandboxResources, Obj
 from pytest_openshell.reference.status import StatusError
 
 CONTAINER = "agent"

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
 from pytest_openshell.agentsandbox.labels import POD_NAME_ANNOTATION
+from pytest_openshell.contract.labels import SANDBOX_ID, SANDBOX_NAME, SANDBOX_WORKSPACE
 from pytest_openshell.reference.kube import Obj, labels, meta
-from pytest_openshell.reference.labels import SANDBOX_ID, SANDBOX_NAME, SANDBOX_WORKSPACE
 
 EARLY_READY = pb.DriverCondition(type="Ready", status="True", reason="Created",
                                  message="reported ready as soon as the object exists")

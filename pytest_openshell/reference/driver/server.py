@@ -11,12 +11,12 @@ import grpc
 from kubernetes import client as k8s
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as pb_grpc
+from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 from pytest_openshell.reference import faults as fault_catalogue
 from pytest_openshell.reference.driver.config import DEFAULT_IMAGE, DriverConfig
 from pytest_openshell.reference.driver.service import ComputeDriverService
 from pytest_openshell.reference.identity import IdentityPolicy
 from pytest_openshell.reference.kube import AgentSandboxResources, open_api
-from pytest_openshell.reference.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 from pytest_openshell.reference.serving import ServerHandle, new_server
 
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the terminating NUL

@@ -10,6 +10,7 @@ from kubernetes import client as k8s
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as pb_grpc
+from pytest_openshell.contract.labels import WARM_CLAIM_METADATA, is_label_value
 from pytest_openshell.reference.driver import manifests
 from pytest_openshell.reference.driver.config import DRIVER_NAME, DriverConfig
 from pytest_openshell.reference.driver.lifecycle import Lifecycle
@@ -17,7 +18,6 @@ from pytest_openshell.reference.driver.observe import to_driver_sandbox
 from pytest_openshell.reference.driver.watch import SandboxWatch
 from pytest_openshell.reference.identity import MemoryClaimRecords, ServiceAccountVerifier
 from pytest_openshell.reference.kube import AgentSandboxResources
-from pytest_openshell.reference.labels import WARM_CLAIM_METADATA, is_label_value
 from pytest_openshell.reference.status import StatusError, rpc
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
+from pytest_openshell.contract.labels import WARM_POOL, WARM_POOL_VALUE
 from pytest_openshell.reference.driver.config import DriverConfig
 from pytest_openshell.reference.kube import AgentSandboxResources, Obj, meta
-from pytest_openshell.reference.labels import WARM_POOL, WARM_POOL_VALUE
 
 
 @dataclass(frozen=True)

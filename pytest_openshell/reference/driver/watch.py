@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from kubernetes import client as k8s
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as pb
+from pytest_openshell.contract.labels import SANDBOX_ID, managed_selector
 from pytest_openshell.reference.driver.config import DriverConfig
 from pytest_openshell.reference.driver.observe import bound_sandbox, platform_event, to_driver_sandbox
 from pytest_openshell.reference.follow import Follower, Handler
 from pytest_openshell.reference.kube import AgentSandboxResources, Obj, Resource, labels, meta
-from pytest_openshell.reference.labels import SANDBOX_ID, managed_selector
 
 EVENT_KINDS = {"Sandbox", "SandboxClaim", "Pod"}
 

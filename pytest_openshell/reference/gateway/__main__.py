@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 from pytest_openshell.reference.gateway.config import DEFAULT_NAMESPACES, DEFAULT_TOKEN_TTL_S, IDENTITY_SOURCES, TlsConfig
 from pytest_openshell.reference.gateway.server import start_gateway
 from pytest_openshell.reference.identity import NAMESPACE_MODES
-from pytest_openshell.reference.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 from pytest_openshell.reference.serving import serve_until_signalled
 
 

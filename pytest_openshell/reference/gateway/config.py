@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from pytest_openshell import __version__
+from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID
 from pytest_openshell.reference.identity import IdentityPolicy
-from pytest_openshell.reference.labels import DEFAULT_GATEWAY_ID
 
 IdentitySource = Literal["gateway", "driver"]
 IDENTITY_SOURCES: tuple[str, ...] = get_args(IdentitySource)

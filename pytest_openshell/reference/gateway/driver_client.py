@@ -14,7 +14,7 @@ import grpc
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
-from pytest_openshell.reference.labels import WARM_CLAIM_METADATA
+from pytest_openshell.contract.labels import WARM_CLAIM_METADATA
 from pytest_openshell.reference.status import StatusError, from_rpc
 
 TIMEOUT_S = 30.0

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kubernetes import client as k8s
 
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
+from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE, issuer
 from pytest_openshell.reference import faults as fault_catalogue
 from pytest_openshell.reference.gateway.auth import SandboxAuthenticator
 from pytest_openshell.reference.gateway.config import DEFAULT_NAMESPACES, DEFAULT_TOKEN_TTL_S, GatewayConfig, IdentitySource, TlsConfig
@@ -20,7 +21,6 @@ from pytest_openshell.reference.gateway.store import GatewayStore
 from pytest_openshell.reference.gateway.tokens import TokenIssuer, new_signing_key
 from pytest_openshell.reference.identity import IdentityPolicy, ServiceAccountVerifier
 from pytest_openshell.reference.kube import AgentSandboxResources, open_api
-from pytest_openshell.reference.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE, issuer
 from pytest_openshell.reference.serving import ServerHandle, new_server
 
 

@@ -10,13 +10,13 @@ import grpc
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
+from pytest_openshell.contract.labels import is_dns_label, is_label_value
 from pytest_openshell.reference.driver.config import DRIVER_NAME
 from pytest_openshell.reference.gateway import translate
 from pytest_openshell.reference.gateway.auth import SandboxAuthenticator
 from pytest_openshell.reference.gateway.config import GatewayConfig
 from pytest_openshell.reference.gateway.driver_client import DriverClient
 from pytest_openshell.reference.gateway.store import GatewayStore, NameTaken, SandboxRecord
-from pytest_openshell.reference.labels import is_dns_label, is_label_value
 from pytest_openshell.reference.status import StatusError, rpc
 
 HEALTHY = opb.ServiceStatus.SERVICE_STATUS_HEALTHY

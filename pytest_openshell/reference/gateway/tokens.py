@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pytest_openshell.reference.labels import issuer, spiffe_id
+from pytest_openshell.contract.labels import issuer, spiffe_id
 from pytest_openshell.reference.status import Denied
 
 ALGORITHM = "EdDSA"

@@ -30,10 +30,10 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.labels import CLAIM_UID, CORE_GROUP, EXT_GROUP, WARM_POOL_SANDBOX
+from pytest_openshell.contract.labels import POD_NAME_EXTRA, POD_SANDBOX_ID, POD_UID_EXTRA, SANDBOX_ID
 from pytest_openshell.reference.identity.policy import IdentityPolicy
 from pytest_openshell.reference.identity.records import ClaimRecords
 from pytest_openshell.reference.kube import AgentSandboxResources, Obj, controller_ref, labels, meta
-from pytest_openshell.reference.labels import POD_NAME_EXTRA, POD_SANDBOX_ID, POD_UID_EXTRA, SANDBOX_ID
 from pytest_openshell.reference.status import Denied
 
 SA_PREFIX = "system:serviceaccount:"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from pytest_openshell.reference.labels import DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
+from pytest_openshell.contract.labels import DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
 
 NamespaceMode = Literal["exact", "prefix", "allowlist"]
 NAMESPACE_MODES: tuple[str, ...] = get_args(NamespaceMode)
