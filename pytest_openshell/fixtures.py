@@ -24,7 +24,7 @@ from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, ProviderSettings, get_provider
 from pytest_openshell.report.allure_support import step_hook
-from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_UNSUPPORTED
+from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_PROVISIONAL, PROPERTY_UNSUPPORTED
 from pytest_openshell.suite import ConformanceTest, Selection
 from pytest_openshell.suite.context import SuiteContext
 from pytest_openshell.suite.timeouts import SuiteConfig, load_config
@@ -131,6 +131,7 @@ def service_options_from(config: pytest.Config, faults: frozenset[str] = frozens
     return ServiceOptions(
         driver_socket=get(config, "openshell_driver_socket") or None,
         driver_namespace=get(config, "openshell_driver_namespace") or None,
+        workspace=get(config, "openshell_workspace") or "default",
         gateway=get(config, "openshell_gateway") or "reference",
         gateway_endpoint=get(config, "openshell_gateway_endpoint") or None,
         gateway_ca=get(config, "openshell_gateway_ca") or None,
@@ -151,6 +152,8 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
         pytest.fail("cluster component(s) died mid-run: " + "; ".join(f"{name} (log: {log})" for name, log in dead), pytrace=False)
     selection: Selection = request.config.stash[SELECTION_KEY]
     verdict = selection.verdict(record, cluster.node_mode)
+    if verdict.provisional:
+        request.node.user_properties.append((PROPERTY_PROVISIONAL, json.dumps(list(verdict.provisional))))
     if not verdict.run:
         if verdict.unsupported:
             request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))

@@ -130,7 +130,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     claimed = csv(config, "openshell_features")
     try:
         selection = Selection(load_catalogue(), csv(config, "openshell_profiles"), claimed or None,
-                              csv(config, "openshell_skip_tests"), frozenset(r.short_name for _, r in records))
+                              csv(config, "openshell_skip_tests"), frozenset(r.short_name for _, r in records),
+                              provisional=bool(get(config, "openshell_provisional")))
     except HarnessError as exc:
         raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     config.stash[SELECTION_KEY] = selection

@@ -29,8 +29,8 @@ from conformance.openshell.common import (
     present_to_driver,
     present_to_gateway,
     sandbox_object,
-    wait_pod,
 )
+from conformance.openshell.platform import claim_of, pod_of, sandbox_of, wait_pod
 from conformance.openshell.tokens import expired_pod_token
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell.contract.clients import bearer
@@ -45,9 +45,13 @@ Present = Callable[[SuiteContext, str], Outcome]
 
 
 def _sandbox_with_pod(ctx: SuiteContext, prefix: str = "box") -> tuple[str, str, dict]:
-    name = new_name(prefix)
-    sandbox_id = create_sandbox(ctx, name)
-    return name, sandbox_id, wait_pod(ctx, name)
+    """A sandbox created through the gateway: (its Sandbox's platform name, its id, its Ready pod).
+
+    The platform name is what the driver chose (found by the id label), not the requested name.
+    """
+    sandbox_id = create_sandbox(ctx, new_name(prefix))
+    pod = pod_of(ctx, sandbox_id)
+    return str(sandbox_of(ctx, sandbox_id)["metadata"]["name"]), sandbox_id, pod
 
 
 def valid_token(ctx: SuiteContext, present: Present) -> None:
@@ -90,11 +94,11 @@ def not_pod_bound(ctx: SuiteContext, present: Present) -> None:
 
 
 def recreated_pod(ctx: SuiteContext, present: Present) -> None:
-    name, _, pod = _sandbox_with_pod(ctx)
+    _, _, pod = _sandbox_with_pod(ctx)
     token = pod_token(ctx, pod)
     mark = ctx.pods.mark()
-    ctx.core.delete_namespaced_pod(name, ctx.namespace, grace_period_seconds=0)
-    wait_pod(ctx, name, since=mark, predicate=lambda p: p["metadata"]["uid"] != pod["metadata"]["uid"] and
+    ctx.core.delete_namespaced_pod(pod["metadata"]["name"], ctx.namespace, grace_period_seconds=0)
+    wait_pod(ctx, pod["metadata"]["name"], since=mark, predicate=lambda p: p["metadata"]["uid"] != pod["metadata"]["uid"] and
              (p.get("status") or {}).get("phase") == "Running")
     assert_denied(ctx, present(ctx, token), "token of the pod's deleted predecessor")
 
@@ -164,14 +168,16 @@ def unclaimed_warm_pod(ctx: SuiteContext, present: Present) -> None:
     assert_denied(ctx, present(ctx, pod_token(ctx, wait_pod(ctx, idle["metadata"]["name"]))), "warm pod nobody claimed")
 
 
+def _bound_claim(ctx: SuiteContext, sandbox_id: str) -> dict:
+    """The SandboxClaim of a warm-path sandbox (found by the id label), once it names its Sandbox."""
+    return claim_of(ctx, sandbox_id, predicate=lambda c: bool((c.get("status") or {}).get("sandbox", {}).get("name")))
+
+
 def stale_claim(ctx: SuiteContext, present: Present) -> None:
     openshell_pool(ctx, replicas=2)
-    name = new_name("warm")
-    create_sandbox(ctx, name)
-    claims = ctx.recorder("SandboxClaim")
-    claim = claims.wait_for(is_named(name, lambda c: bool((c.get("status") or {}).get("sandbox", {}).get("name"))),
-                            timeout=ctx.config.timeout("claim_ready"), what=f"claim {name} bound", diagnose=ctx.diagnose).obj
-    adopted = claim["status"]["sandbox"]["name"]
+    sandbox_id = create_sandbox(ctx, new_name("warm"))
+    claim = _bound_claim(ctx, sandbox_id)
+    name, adopted = claim["metadata"]["name"], claim["status"]["sandbox"]["name"]
     pod = wait_pod(ctx, adopted, predicate=lambda p: POD_SANDBOX_ID in (p["metadata"].get("annotations") or {}))
     token = pod_token(ctx, pod)
     # Hold the claimed Sandbox and its pod (finalizers: they linger while being deleted, as they
@@ -180,7 +186,8 @@ def stale_claim(ctx: SuiteContext, present: Present) -> None:
     hold(ctx, "Sandbox", adopted)
     hold(ctx, "Pod", adopted)
     ctx.sandboxes.delete("SandboxClaim", ctx.namespace, name)
-    claims.wait_for(is_named(name, deleted=True), timeout=ctx.config.timeout("claim_ready"), what="claim deleted", diagnose=ctx.diagnose)
+    ctx.watched("SandboxClaim").wait_for(is_named(name, deleted=True), timeout=ctx.config.timeout("claim_ready"), what="claim deleted",
+                                         diagnose=ctx.diagnose)
     ctx.sandboxes.create(ctx.namespace, ctx.sandboxes.claim(name, template="osh-pool-tpl", pool="osh-pool"))
     assert_denied(ctx, present(ctx, token), "claim deleted and recreated under the same name")
 
@@ -219,13 +226,10 @@ def expired(ctx: SuiteContext, present: Present) -> None:
 
 def claimed_warm_identity(ctx: SuiteContext, present: Present) -> None:
     openshell_pool(ctx, replicas=2)
-    name = new_name("warm")
-    sandbox_id = create_sandbox(ctx, name)
-    claim = ctx.recorder("SandboxClaim").wait_for(
-        is_named(name, lambda c: bool((c.get("status") or {}).get("sandbox", {}).get("name"))),
-        timeout=ctx.config.timeout("claim_ready"), what=f"claim {name} bound", diagnose=ctx.diagnose).obj
+    sandbox_id = create_sandbox(ctx, new_name("warm"))
+    claim = _bound_claim(ctx, sandbox_id)
     adopted = claim["status"]["sandbox"]["name"]
-    assert adopted != name, "a request matching an opted-in pool is served warm"
+    assert adopted != claim["metadata"]["name"], "a request matching an opted-in pool is served warm"
     pod = wait_pod(ctx, adopted, predicate=lambda p: (p["metadata"].get("annotations") or {}).get(POD_SANDBOX_ID) == sandbox_id)
     outcome = present(ctx, pod_token(ctx, pod))
     assert outcome.sandbox_id == sandbox_id, f"the claimed warm pod got {outcome.sandbox_id!r} ({outcome.reason}), not the claim's id"
@@ -244,9 +248,9 @@ CASES: list[tuple[str, str, tuple[str, ...], Callable[[SuiteContext, Present], N
     ("LabelIDMismatchDenied", "a pod claiming another sandbox's id than its owner's label is denied", (), label_id_mismatch, True),
     ("NonControllerOrTwoOwnersDenied", "a pod without exactly one controlling Sandbox owner is denied", (), bad_owners, True),
     ("UnknownSandboxDenied", "a sandbox id the gateway never issued is denied", (), unknown_sandbox, False),
-    ("UnclaimedWarmPodDenied", "a warm pod nobody claimed has no identity", ("WarmClaimIdentity",), unclaimed_warm_pod, True),
+    ("UnclaimedWarmPodDenied", "a warm pod nobody claimed has no identity", ("WarmPodIdentity",), unclaimed_warm_pod, True),
     ("StaleClaimDenied", "a claim deleted and recreated under the same name breaks the chain", ("WarmClaimIdentity",), stale_claim, True),
-    ("TemplateInjectedIDDenied", "an id baked into a template, not set by the gateway, is denied", ("WarmClaimIdentity",),
+    ("TemplateInjectedIDDenied", "an id baked into a template, not set by the gateway, is denied", ("WarmPodIdentity",),
      template_annotation, True),
     ("ExpiredTokenDenied", "an expired token is denied (its unexpired twin is accepted)", ("ExpiredTokens",), expired, True),
     ("ClaimedWarmPodGetsClaimIdentity", "a claimed warm pod gets the claim's identity, never the pool's", ("WarmClaimIdentity",),

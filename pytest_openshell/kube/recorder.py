@@ -152,6 +152,18 @@ def is_named(name: str, pred: Callable[[Obj], bool] | None = None, *, deleted: b
     return check
 
 
+def is_labelled(key: str, value: str, pred: Callable[[Obj], bool] | None = None, *, deleted: bool = False) -> Callable[[Event], bool]:
+    """Like :func:`is_named`, for the object carrying label ``key=value`` (whatever it is called)."""
+    def check(ev: Event) -> bool:
+        if ((ev.obj.get("metadata") or {}).get("labels") or {}).get(key) != value:
+            return False
+        if deleted:
+            return ev.type == "DELETED"
+        return ev.type != "DELETED" and (pred is None or pred(ev.obj))
+
+    return check
+
+
 Wait = tuple[EventRecorder, Callable[[Event], bool], int]  # recorder, predicate, since
 
 

@@ -22,6 +22,7 @@ from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as c
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
 from pytest_openshell.contract.clients import driver_client, gateway_client
+from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import Cluster
 
@@ -38,6 +39,7 @@ OPENSHELL_PROFILES = frozenset({"compute-driver", "gateway-identity"})
 class ServiceOptions:
     driver_socket: str | None = None
     driver_namespace: str | None = None
+    workspace: str = "default"  # DriverSandbox.workspace: what the upstream gateway sends by default
     gateway: str = "reference"  # reference | external | helm
     gateway_endpoint: str | None = None
     gateway_ca: str | None = None
@@ -53,6 +55,9 @@ class ServiceOptions:
         if self.gateway == "helm":
             raise HarnessError("--openshell-gateway=helm needs a cluster that can pull the OpenShell chart and image",
                                fix="on an offline cluster use the reference gateway (default) or --openshell-gateway-endpoint")
+        if not is_label_value(self.workspace) or not self.workspace:
+            raise HarnessError(f"--openshell-workspace {self.workspace!r} is not a Kubernetes label value",
+                               fix="use lowercase letters, digits and '-' (the upstream gateway sends 'default')")
         if self.gateway_endpoint and self.gateway == "reference":
             object.__setattr__(self, "gateway", "external")
         if self.gateway == "external" and not self.gateway_endpoint:
@@ -111,6 +116,10 @@ class OpenShellServices:
     @property
     def reference_gateway(self) -> bool:
         return self.options.gateway == "reference"
+
+    @property
+    def workspace(self) -> str:
+        return self.options.workspace
 
     @property
     def sandbox_namespace(self) -> str:
@@ -194,6 +203,7 @@ class OpenShellServices:
             caps = self.capabilities()
             env["driver"] = {"underTest": True, "kind": "reference" if self.reference_driver else "external",
                              "endpoint": f"unix:{self._driver_socket}", "version": caps.driver_version,
+                             "workspace": self.workspace,
                              "capabilities": {"supportsSandboxAuthentication": caps.supports_sandbox_authentication,
                                               "driverReportsRuntimeReadiness": caps.driver_reports_runtime_readiness}}
         if self._gateway_handle is not None or self.options.gateway_endpoint:

@@ -1,8 +1,10 @@
 """Build the conformance report (the file a vendor submits) from collected test results.
 
-Per profile, tests split into core (every feature they need is a core feature of the profile)
-and extended. A part's result: ``failure`` if any of its tests failed, ``partial`` if none
-failed but some were skipped (unsupported or not selected), ``success`` if all passed.
+Per profile, tests split into core (every feature they need is a core feature of the profile),
+extended, and provisional (a feature follows an unmerged upstream proposal: reported apart, never
+a core or extended failure). A part's result: ``failure`` if any of its tests failed, ``partial``
+if none failed but some were skipped (unsupported or not selected), ``success`` if all passed.
+The harness's recommendations an implementation missed are listed per profile.
 """
 
 from __future__ import annotations
@@ -58,11 +60,21 @@ def _part(tests: list[TestResult], features: tuple[str, ...], claimed: tuple[str
     }
 
 
-def profile_section(profile: Profile, results: Iterable[TestResult], claimed: tuple[str, ...] | None) -> dict[str, Any]:
+def profile_section(profile: Profile, results: Iterable[TestResult], claimed: tuple[str, ...] | None,
+                    provisional_features: Iterable[str] = ()) -> dict[str, Any]:
     mine = [r for r in results if r.profile == profile.name]
-    core = [r for r in mine if set(r.features) <= set(profile.core)]
-    extended = [r for r in mine if r not in core]
-    return {"name": profile.name, "core": _part(core, profile.core, claimed), "extended": _part(extended, profile.extended, claimed)}
+    provisional = [r for r in mine if r.provisional]
+    core = [r for r in mine if r not in provisional and set(r.features) <= set(profile.core)]
+    extended = [r for r in mine if r not in provisional and r not in core]
+    marked = set(provisional_features)
+    return {
+        "name": profile.name,
+        "core": _part(core, profile.core, claimed),
+        "extended": _part(extended, tuple(f for f in profile.extended if f not in marked), claimed),
+        "provisional": _part(provisional, tuple(f for f in profile.extended if f in marked), claimed),
+        "recommendations": [{"feature": rec["feature"], "test": r.short_name, "finding": rec["finding"]}
+                            for r in sorted(mine, key=lambda r: r.short_name) for rec in r.recommendations],
+    }
 
 
 def latency_section(results: Iterable[TestResult]) -> list[dict[str, Any]]:
@@ -99,7 +111,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "gateway": env.get("gateway", {"underTest": False}),
         "driver": env.get("driver", {"underTest": False}),
         "interrupted": inputs.interrupted,
-        "profiles": [profile_section(p, inputs.results, inputs.claimed_features) for p in profiles],
+        "profiles": [profile_section(p, inputs.results, inputs.claimed_features, inputs.catalogue.provisional) for p in profiles],
         "latency": latency_section(inputs.results),
         "reproduce": {"command": inputs.command, "options": inputs.options},
     }

@@ -21,6 +21,8 @@ from pytest_openshell.results.model import (
     PROPERTY_MEASUREMENT,
     PROPERTY_NOTE,
     PROPERTY_TEST,
+    PROPERTY_PROVISIONAL,
+    PROPERTY_RECOMMENDATION,
     PROPERTY_UNSUPPORTED,
     TestResult,
 )
@@ -77,6 +79,10 @@ class ResultsCollector:
                 result.notes.append(redact(str(value)))
             elif key == PROPERTY_UNSUPPORTED:
                 result.unsupported = json.loads(str(value))
+            elif key == PROPERTY_PROVISIONAL:
+                result.provisional = json.loads(str(value))
+            elif key == PROPERTY_RECOMMENDATION:
+                result.recommendations.append(redact(json.loads(str(value))))
             elif key == PROPERTY_ENVIRONMENT:
                 self.environment.update(json.loads(str(value)))
 

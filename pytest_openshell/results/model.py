@@ -12,6 +12,8 @@ PROPERTY_MEASUREMENT = "openshell.measurement"
 PROPERTY_NOTE = "openshell.note"
 PROPERTY_UNSUPPORTED = "openshell.unsupported"
 PROPERTY_ENVIRONMENT = "openshell.environment"
+PROPERTY_PROVISIONAL = "openshell.provisional"  # JSON list of the test's provisional features
+PROPERTY_RECOMMENDATION = "openshell.recommendation"  # JSON {"feature", "finding"}: a recommendation not met
 
 
 @dataclass
@@ -50,6 +52,8 @@ class TestResult:
     outcome: str = "passed"  # passed | failed | skipped | error
     skip_reason: str = ""
     unsupported: list[str] = field(default_factory=list)
+    provisional: list[str] = field(default_factory=list)  # follows an unmerged upstream proposal: reported apart
+    recommendations: list[dict[str, str]] = field(default_factory=list)  # the harness's recommendations it missed
     measurements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0

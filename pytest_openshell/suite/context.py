@@ -19,7 +19,13 @@ from pytest_openshell.providers import AgentSandbox, Cluster
 from pytest_openshell.redact import redact_text
 from pytest_openshell.report.allure_support import attach_log_tails, attach_svg, attach_text
 from pytest_openshell.report.svg import histogram_svg
-from pytest_openshell.results.model import PROPERTY_MEASUREMENT, PROPERTY_NOTE, PROPERTY_UNSUPPORTED, Measurement
+from pytest_openshell.results.model import (
+    PROPERTY_MEASUREMENT,
+    PROPERTY_NOTE,
+    PROPERTY_RECOMMENDATION,
+    PROPERTY_UNSUPPORTED,
+    Measurement,
+)
 from pytest_openshell.suite.manifests import render
 from pytest_openshell.suite.record import ConformanceTest
 from pytest_openshell.suite.timeouts import SuiteConfig
@@ -43,7 +49,7 @@ class SuiteContext:
     _recorders: list[EventRecorder] = field(default_factory=list)
     _deferred: list[Callable[[], Any]] = field(default_factory=list)
     _services: Any = None
-    _pods: EventRecorder | None = None
+    _watched: dict[tuple[str, str], EventRecorder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sandboxes = SandboxAPI(self.api, self.agent_sandbox)
@@ -82,14 +88,17 @@ class SuiteContext:
         self._recorders.append(rec)
         return rec
 
+    def watched(self, kind: str) -> EventRecorder:
+        """One recorder of ``kind`` shared by the steps of a test: in the test's namespace, or where an
+        external driver puts its sandboxes."""
+        ns = self.services.sandbox_namespace if self.services_factory is not None else self.namespace
+        if (kind, ns) not in self._watched:
+            self._watched[(kind, ns)] = self.recorder(kind, ns)
+        return self._watched[(kind, ns)]
+
     @property
     def pods(self) -> EventRecorder:
-        """One recorder of the sandbox pods, shared by the steps of a test: in the test's namespace, or
-        where an external driver puts its sandboxes."""
-        if self._pods is None:
-            ns = self.services.sandbox_namespace if self.services_factory is not None else self.namespace
-            self._pods = self.recorder("Pod", ns)
-        return self._pods
+        return self.watched("Pod")
 
     @property
     def services(self) -> Any:
@@ -114,6 +123,11 @@ class SuiteContext:
 
         self.properties.append((PROPERTY_UNSUPPORTED, json.dumps(features)))
         pytest.skip(f"unsupported feature(s): {', '.join(features)} ({reason})")
+
+    def recommendation(self, feature: str, finding: str) -> None:
+        """A recommendation of the harness (a stricter check than the contract's) this implementation misses:
+        reported against ``feature``, and the test goes on (it is not a contract failure)."""
+        self.properties.append((PROPERTY_RECOMMENDATION, json.dumps({"feature": feature, "finding": redact_text(finding)})))
 
     def diagnose(self) -> str:
         extra: dict[str, Callable[[], Any]] = {

@@ -28,6 +28,13 @@ class Catalogue:
     profiles: dict[str, Profile]
     # node mode ("simulated", "real") -> features a cluster of that mode cannot exercise
     node_mode_gaps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # feature -> the unmerged upstream proposal it follows
+    provisional: dict[str, str] = field(default_factory=dict)
+    # features stricter than the contract: the harness's recommendations
+    recommendations: tuple[str, ...] = ()
+
+    def provisional_features(self, features: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(f for f in features if f in self.provisional)
 
     def profile_of(self, feature: str) -> Profile:
         for profile in self.profiles.values():
@@ -56,4 +63,9 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     unknown_gaps = {f for names in gaps.values() for f in names} - set(features)
     if unknown_gaps:
         raise ValueError(f"node_modes names unknown features {sorted(unknown_gaps)}")
-    return Catalogue(features, profiles, gaps)
+    provisional = {str(k): str(v) for k, v in (raw.get("provisional") or {}).items()}
+    recommendations = tuple(raw.get("recommendations") or ())
+    unknown_marks = (set(provisional) | set(recommendations)) - set(features)
+    if unknown_marks:
+        raise ValueError(f"provisional/recommendations name unknown features {sorted(unknown_marks)}")
+    return Catalogue(features, profiles, gaps, provisional, recommendations)

@@ -14,6 +14,7 @@ class Verdict:
     run: bool
     reason: str = ""
     unsupported: tuple[str, ...] = ()
+    provisional: tuple[str, ...] = ()  # the provisional features of the test (run or not)
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Selection:
     claimed: tuple[str, ...] | None = None  # None: every feature of the selected profiles
     skip_tests: tuple[str, ...] = ()
     test_names: frozenset[str] = field(default_factory=frozenset)
+    provisional: bool = False  # --openshell-provisional: run tests of unmerged upstream proposals too
 
     def __post_init__(self) -> None:
         unknown_profiles = set(self.profiles) - set(self.catalogue.profiles)
@@ -53,7 +55,13 @@ class Selection:
         missing = tuple(f for f in test.features if not self.supported(f))
         if missing:
             return Verdict(False, f"unsupported feature(s): {', '.join(missing)}", missing)
+        provisional = self.catalogue.provisional_features(test.features)
+        asked = self.provisional or (self.claimed is not None and set(provisional) <= set(self.claimed))
+        if provisional and not asked:
+            proposals = "; ".join(sorted({self.catalogue.provisional[f] for f in provisional}))
+            return Verdict(False, f"provisional ({proposals}): run with --openshell-provisional or claim "
+                                  f"{', '.join(provisional)} with --openshell-features", provisional=provisional)
         gaps = tuple(f for f in test.features if f in self.catalogue.node_mode_gaps.get(node_mode or "", ()))
         if gaps:
-            return Verdict(False, f"not exercisable on a cluster with {node_mode} nodes: {', '.join(gaps)}", gaps)
-        return Verdict(True)
+            return Verdict(False, f"not exercisable on a cluster with {node_mode} nodes: {', '.join(gaps)}", gaps, provisional)
+        return Verdict(True, provisional=provisional)

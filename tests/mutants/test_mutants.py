@@ -25,5 +25,9 @@ def test_unmodified_references_pass_everything(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fault", sorted(name for name, f in FAULTS.items() if not f.equivalent))
 def test_mutant_is_caught(fault: str, tmp_path: Path) -> None:
     outcomes = run_suite(tmp_path, frozenset({fault}), (profile_for(fault),))
-    caught = sorted(name for name, outcome in outcomes.items() if outcome in ("failed", "error"))
+    # Only a failed verdict of the suite catches a mutant: a harness error (setup or teardown) is the
+    # harness's own trouble and proves nothing about the suite's assertions.
+    caught = sorted(name for name, outcome in outcomes.items() if outcome == "failed")
+    errors = sorted(name for name, outcome in outcomes.items() if outcome == "error")
+    assert not errors, f"harness errors against mutant {fault}: {errors}"
     assert caught, f"no conformance test fails against mutant {fault}: {outcomes}"

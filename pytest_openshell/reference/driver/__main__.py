@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE
-from pytest_openshell.reference.driver.config import DEFAULT_IMAGE
+from pytest_openshell.reference.driver.config import DEFAULT_IMAGE, WORKSPACE_MODES
 from pytest_openshell.reference.driver.server import start_driver
 from pytest_openshell.reference.serving import serve_until_signalled
 
@@ -20,6 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
     parser.add_argument("--context", default=None, help="kubeconfig context (default: current)")
     parser.add_argument("--namespace", required=True, help="namespace the driver creates sandboxes in")
+    parser.add_argument("--workspace-mode", default="shared", choices=WORKSPACE_MODES,
+                        help="as upstream: shared ({workspace}--{name} in --namespace) or operator (--namespace is the workspace)")
     parser.add_argument("--gateway-id", default=DEFAULT_GATEWAY_ID, help="value of the openshell.ai/gateway-id label")
     parser.add_argument("--service-account", default=DEFAULT_SERVICE_ACCOUNT, help="service account of sandbox pods")
     parser.add_argument("--token-audience", default=TOKEN_AUDIENCE, help="audience of the projected pod token")
@@ -29,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s")
     handle = start_driver(args.socket, args.namespace, kubeconfig=args.kubeconfig, kube_context=args.context,
                           gateway_id=args.gateway_id, service_account=args.service_account,
-                          token_audience=args.token_audience, default_image=args.default_image)
+                          token_audience=args.token_audience, default_image=args.default_image,
+                          workspace_mode=args.workspace_mode)
     print(f"listening on {handle.address}", flush=True)
     serve_until_signalled(handle)
     return 0

@@ -11,17 +11,24 @@ from pytest_openshell.reference.identity import IdentityPolicy
 DRIVER_NAME = "kubernetes"
 DEFAULT_IMAGE = "ghcr.io/nvidia/openshell-community/sandboxes/base:latest"
 DEFAULT_WORKSPACE = "default"
+# Upstream's workspace modes (openshell-driver-kubernetes config.rs). ``shared``: every sandbox in the
+# driver's one namespace, objects named ``{workspace}--{name}`` because the namespace isolates
+# nothing; ``operator``: the workspace *is* a pre-existing allowed namespace, objects keep bare
+# names. Upstream's ``managed`` mode (a namespace per workspace) is not implemented here.
+WORKSPACE_MODES = ("shared", "operator")
 
 
 @dataclass(frozen=True)
 class DriverConfig:
-    """One driver manages one namespace ("shared-namespace" mode: workspaces are labels in it).
+    """One driver manages one namespace: in ``shared`` mode (the default, as upstream's) workspaces
+    are labels and name prefixes in it; in ``operator`` mode it is the one allowed workspace.
 
     ``identity`` decides which tokens AuthenticateSandbox accepts; by default the pods this driver
     creates: its namespace, its service account, its token audience.
     """
 
     namespace: str
+    workspace_mode: str = "shared"
     gateway_id: str = DEFAULT_GATEWAY_ID
     service_account: str = DEFAULT_SERVICE_ACCOUNT
     token_audience: str = TOKEN_AUDIENCE
@@ -30,6 +37,14 @@ class DriverConfig:
     reports_runtime_readiness: bool = False  # Ready means "pod healthy", not "supervisor connected"
     identity: IdentityPolicy | None = None
     faults: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.workspace_mode not in WORKSPACE_MODES:
+            raise ValueError(f"workspace mode {self.workspace_mode!r}: the reference driver implements {', '.join(WORKSPACE_MODES)}")
+
+    def kube_name(self, workspace: str, name: str) -> str:
+        """The platform object's name for a sandbox, as upstream's ``kube_resource_name``."""
+        return f"{workspace}--{name}" if self.workspace_mode == "shared" else name
 
     @property
     def identity_policy(self) -> IdentityPolicy:

@@ -1,8 +1,10 @@
 """Create, find, stop, start and delete the platform objects behind a sandbox.
 
 A sandbox is either a Sandbox the driver created (cold) or a SandboxClaim it created (warm); both
-carry the identity labels and are named after the sandbox. Requests name a sandbox by id and/or
-name; an object whose id label disagrees with the requested id is someone else's and not found.
+carry the identity labels and are named as the workspace mode says (``{workspace}--{name}`` in
+shared mode). Requests name a sandbox by id and/or name; as upstream, the id label is what finds
+it (the name label only when no id is given), so an object whose id label disagrees with the
+requested id is someone else's and not found, whatever it is called.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pytest_openshell.contract.labels import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
     SANDBOX_ID,
+    SANDBOX_NAME,
     SANDBOX_WORKSPACE,
+    is_label_value,
     managed_selector,
 )
 from pytest_openshell.reference.driver import manifests, warm
@@ -38,6 +42,7 @@ DELETE_ATTEMPTS = 5  # a conflicting update between our read and delete only mak
 class Created:
     warm_pool: str | None = None
     claim_uid: str | None = None
+    claim_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,9 @@ class Lifecycle:
             if pool is not None and self.res.claim is not None:
                 claim = self.res.create(self.res.claim, ns, manifests.claim_body(self.config, self.res, sandbox, pool.pool,
                                                                                  pool.template))
-                uid = str(meta(claim)["uid"])
-                self.claims.record_claim(ns, sandbox.name, uid, sandbox.id)
-                return Created(pool.pool, uid)
+                uid, claim_name = str(meta(claim)["uid"]), str(meta(claim)["name"])
+                self.claims.record_claim(ns, claim_name, uid, sandbox.id)
+                return Created(pool.pool, uid, claim_name)
             self.res.create(self.res.sandbox, ns, manifests.sandbox_body(self.config, self.res, sandbox))
         except ApiException as exc:
             if exc.status == 409:
@@ -89,15 +94,16 @@ class Lifecycle:
     def find(self, sandbox_id: str, name: str) -> Found:
         """The platform object of a sandbox, or NOT_FOUND."""
         ns = self.config.namespace
+        if sandbox_id:
+            selector = f"{managed_selector(self.config.gateway_id)},{SANDBOX_ID}={sandbox_id}"
+        elif name and is_label_value(name):
+            selector = f"{managed_selector(self.config.gateway_id)},{SANDBOX_NAME}={name}"
+        elif name:
+            raise not_found(sandbox_id, name)
+        else:
+            raise StatusError(grpc.StatusCode.INVALID_ARGUMENT, "sandbox_id or sandbox_name is required")
         for resource in self.kinds:
-            if name:
-                obj = self.res.get(resource, ns, name)
-                candidates = [obj] if obj is not None else []
-            elif sandbox_id:
-                candidates = self.res.list(resource, ns, f"{managed_selector(self.config.gateway_id)},{SANDBOX_ID}={sandbox_id}")
-            else:
-                raise StatusError(grpc.StatusCode.INVALID_ARGUMENT, "sandbox_id or sandbox_name is required")
-            for obj in candidates:
+            for obj in self.res.list(resource, ns, selector):
                 if self._ours(obj) and (not sandbox_id or labels(obj).get(SANDBOX_ID) == sandbox_id):
                     obj.setdefault("kind", resource.kind)
                     return Found(resource, obj)
@@ -146,14 +152,16 @@ class Lifecycle:
     def delete(self, sandbox_id: str, name: str) -> bool:
         """Delete exactly the object we looked at (uid + resourceVersion preconditions); False if absent."""
         if "ignore-delete-preconditions" in self.config.faults and name:
-            # The fault: delete whatever now carries the name, without looking at it first.
+            # The fault: delete whatever now carries the name, without checking which sandbox it is.
+            selector = f"{managed_selector(self.config.gateway_id)},{SANDBOX_NAME}={name}"
             for resource in self.kinds:
-                try:
-                    self.res.delete(resource, self.config.namespace, name, None)
-                    return True
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
+                for obj in self.res.list(resource, self.config.namespace, selector):
+                    try:
+                        self.res.delete(resource, self.config.namespace, str(meta(obj)["name"]), None)
+                        return True
+                    except ApiException as exc:
+                        if exc.status != 404:
+                            raise
             return False
         for _ in range(DELETE_ATTEMPTS):
             try:

@@ -43,18 +43,31 @@ def platform_config(template: pb.DriverSandboxTemplate) -> dict[str, Any]:
     return MessageToDict(template.platform_config) if template.HasField("platform_config") else {}
 
 
+def kube_name(config: DriverConfig, sandbox: pb.DriverSandbox) -> str:
+    return config.kube_name(workspace_of(sandbox), sandbox.name)
+
+
 def validate(config: DriverConfig, sandbox: pb.DriverSandbox) -> None:
-    """Everything CreateSandbox would reject, as INVALID_ARGUMENT, before anything is created."""
+    """Everything CreateSandbox would reject, as INVALID_ARGUMENT, before anything is created.
+
+    Stricter than upstream's ValidateSandboxCreate (which in shared mode checks only the name's
+    length): the harness recommends that Validate catch what Create would refuse.
+    """
     if not sandbox.id:
         raise invalid("sandbox.id is required")
     if not is_label_value(sandbox.id):
         raise invalid("sandbox.id must be a valid label value")
     if not is_dns_label(sandbox.name):
         raise invalid(f"sandbox.name {sandbox.name!r} must be a DNS-1123 label (lowercase, digits, '-', at most 63)")
-    if sandbox.namespace and sandbox.namespace != config.namespace:
-        raise invalid(f"namespace {sandbox.namespace!r} is not managed by this driver (it manages {config.namespace!r})")
-    if not is_label_value(workspace_of(sandbox)):
+    workspace = workspace_of(sandbox)
+    if not is_label_value(workspace):
         raise invalid("sandbox.workspace must be a valid label value")
+    if not is_dns_label(kube_name(config, sandbox)):
+        raise invalid(f"{kube_name(config, sandbox)!r} (workspace {workspace!r}, name {sandbox.name!r}) is not a DNS-1123 label "
+                      "of at most 63 characters")
+    if config.workspace_mode == "operator" and workspace != config.namespace:
+        raise StatusError(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"workspace {workspace!r} is not in the operator namespace allowlist ({config.namespace!r})")
     template = sandbox.spec.template
     for key, value in template.labels.items():
         if is_reserved(key):
@@ -74,6 +87,11 @@ def validate(config: DriverConfig, sandbox: pb.DriverSandbox) -> None:
 def identity_labels(config: DriverConfig, sandbox: pb.DriverSandbox) -> dict[str, str]:
     return {SANDBOX_ID: sandbox.id, SANDBOX_NAME: sandbox.name, SANDBOX_WORKSPACE: workspace_of(sandbox),
             MANAGED_BY: MANAGED_BY_VALUE, GATEWAY_ID: config.gateway_id}
+
+
+def identity_annotations(config: DriverConfig, sandbox: pb.DriverSandbox) -> dict[str, str]:
+    """Upstream repeats id, name and workspace as annotations on the platform object (labels may be rewritten)."""
+    return {SANDBOX_ID: sandbox.id, SANDBOX_NAME: sandbox.name, SANDBOX_WORKSPACE: workspace_of(sandbox)}
 
 
 def _env(config: DriverConfig, sandbox: pb.DriverSandbox) -> list[Obj]:
@@ -130,7 +148,8 @@ def sandbox_body(config: DriverConfig, resources: AgentSandboxResources, sandbox
     return {
         "apiVersion": resources.sandbox.api_version,
         "kind": "Sandbox",
-        "metadata": {"name": sandbox.name, "namespace": config.namespace, "labels": obj_labels},
+        "metadata": {"name": kube_name(config, sandbox), "namespace": config.namespace, "labels": obj_labels,
+                     "annotations": identity_annotations(config, sandbox)},
         "spec": {"podTemplate": pod_template(config, sandbox)},
     }
 
@@ -146,6 +165,7 @@ def claim_body(config: DriverConfig, resources: AgentSandboxResources, sandbox: 
     return {
         "apiVersion": resources.claim.api_version,
         "kind": "SandboxClaim",
-        "metadata": {"name": sandbox.name, "namespace": config.namespace, "labels": identity_labels(config, sandbox)},
+        "metadata": {"name": kube_name(config, sandbox), "namespace": config.namespace, "labels": identity_labels(config, sandbox),
+                     "annotations": identity_annotations(config, sandbox)},
         "spec": spec,
     }

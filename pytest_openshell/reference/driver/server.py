@@ -51,18 +51,21 @@ def start_driver(
     reports_runtime_readiness: bool = False,
     faults: Iterable[str] = frozenset(),
     max_workers: int = 16,
+    workspace_mode: str = "shared",
 ) -> DriverHandle:
     """Serve ``openshell.compute.v1.ComputeDriver`` on ``socket_path`` for sandboxes in ``namespace``.
 
     Give the cluster as ``kubeconfig`` (the driver opens and closes its own client) or as an open
     ``api_client`` (left open on stop). ``identity`` decides which tokens AuthenticateSandbox accepts
     (default: ``service_account`` tokens for ``token_audience`` in ``namespace``). ``faults`` switches
-    on named mutants from :mod:`pytest_openshell.reference.faults` (tests only).
+    on named mutants from :mod:`pytest_openshell.reference.faults` (tests only). ``workspace_mode``
+    is upstream's: ``shared`` (default; objects named ``{workspace}--{name}``) or ``operator``
+    (``namespace`` is the one allowed workspace; bare names).
     """
     path = Path(socket_path)
     if len(str(path)) > MAX_SOCKET_PATH:
         raise ValueError(f"socket path {path} is longer than {MAX_SOCKET_PATH} bytes")
-    config = DriverConfig(namespace=namespace, gateway_id=gateway_id, service_account=service_account,
+    config = DriverConfig(namespace=namespace, workspace_mode=workspace_mode, gateway_id=gateway_id, service_account=service_account,
                           token_audience=token_audience, default_image=default_image, identity=identity,
                           reports_runtime_readiness=reports_runtime_readiness,
                           faults=fault_catalogue.validate(faults, "driver"))

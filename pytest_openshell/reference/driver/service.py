@@ -62,7 +62,7 @@ class ComputeDriverService(pb_grpc.ComputeDriverServicer):
         if created.claim_uid:
             # Tell the caller, over this trusted channel, which claim incarnation the id is bound to.
             context.set_trailing_metadata(
-                ((WARM_CLAIM_METADATA, f"{self.config.namespace}/{request.sandbox.name}/{created.claim_uid}"),))
+                ((WARM_CLAIM_METADATA, f"{self.config.namespace}/{created.claim_name}/{created.claim_uid}"),))
         return pb.CreateSandboxResponse()
 
     @rpc
