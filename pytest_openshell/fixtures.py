@@ -158,6 +158,10 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
         if verdict.unsupported:
             request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))
         pytest.skip(verdict.reason)
+    if (missing := service_options.without_driver(record.profile, record.features)) is not None:
+        request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(["DriverCore" if record.profile == "compute-driver"
+                                                                                 else "DriverAuthentication"])))
+        pytest.skip(missing)
     request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(cluster_environment(cluster))))
     shared = service_options.shared_namespace(record.profile)
     name = shared or namespace_factory.create(record.short_name)
@@ -169,13 +173,37 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     try:
         yield ctx
     finally:
-        if ctx.services_started is not None:
+        _teardown(request, ctx, janitor, namespace_factory, name, suite_config)
+
+
+def _teardown(request: pytest.FixtureRequest, ctx: SuiteContext, janitor: SharedNamespace | None,
+              namespace_factory: NamespaceFactory, name: str, suite_config: SuiteConfig) -> None:
+    """Clean up whatever the implementation under test did: every step runs even if one before it
+    failed, and a test that already failed is not failed a second time by its teardown (the trouble
+    becomes a note on it, with what was left)."""
+    problems: list[str] = []
+    if ctx.services_started is not None:
+        try:
             request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(ctx.services_started.environment())))
+        except Exception as exc:  # a dead driver cannot describe itself; the test says why it failed
+            problems.append(f"describing the services: {exc}")
+    try:
         ctx.close()
+    except Exception as exc:
+        problems.append(f"closing the test's services: {exc}")
+    try:
         if janitor is not None:
             janitor.clean(suite_config.timeout("sandbox_ready"))
         else:
             namespace_factory.delete(name)
+    except Exception as exc:
+        problems.append(f"cleaning namespace {name}: {exc}")
+    if not problems:
+        return
+    if request.node.stash.get(CALL_FAILED_KEY, False):
+        ctx.note("teardown after the failure: " + "; ".join(problems))
+        return
+    raise AssertionError("teardown: " + "; ".join(problems))
 
 
 def cluster_environment(cluster: Cluster) -> dict[str, object]:
@@ -188,4 +216,5 @@ def cluster_environment(cluster: Cluster) -> dict[str, object]:
 
 
 SELECTION_KEY = pytest.StashKey[Selection]()
+CALL_FAILED_KEY = pytest.StashKey[bool]()
 CONTEXT_KEY = pytest.StashKey[SuiteContext]()

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.fixtures import (
+    CALL_FAILED_KEY,
     CONTEXT_KEY,
     SELECTION_KEY,
     agent_sandbox,
@@ -82,6 +83,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     report = yield
     _redact_report(report, call)
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED_KEY] = True  # the teardown then reports its own trouble as a note, not a second failure
     ctx = item.stash.get(CONTEXT_KEY, None)
     if report.when == "call" and report.failed and ctx is not None and ctx.step_hook is not None:
         # Still inside the test's allure context here, so the attachments land on the test itself.

@@ -17,13 +17,16 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.api import OWNER_KINDS, SandboxAPI
+from pytest_openshell.errors import WaitTimeout
 from pytest_openshell.kube.recorder import EventRecorder
 from pytest_openshell.kube.waits import as_dict
 
 # Deletion order: owners before what they own (a pool refills its Sandboxes), then templates,
 # which nothing needs any more.
 SANDBOX_KINDS = (*OWNER_KINDS, "SandboxTemplate")
-CORE_KINDS = ("Pod", "ServiceAccount")
+# PVCs and Services: a driver's Sandbox owns them, but a Sandbox that was never reconciled, or a
+# driver that made them itself, can leave them behind.
+CORE_KINDS = ("Pod", "Service", "PersistentVolumeClaim", "ServiceAccount")
 
 
 class SharedNamespace:
@@ -36,6 +39,10 @@ class SharedNamespace:
             return lambda **kw: self.core.list_namespaced_pod(self.namespace, **kw)
         if kind == "ServiceAccount":
             return lambda **kw: self.core.list_namespaced_service_account(self.namespace, **kw)
+        if kind == "Service":
+            return lambda **kw: self.core.list_namespaced_service(self.namespace, **kw)
+        if kind == "PersistentVolumeClaim":
+            return lambda **kw: self.core.list_namespaced_persistent_volume_claim(self.namespace, **kw)
         return self.sandboxes.lister(kind, self.namespace)  # type: ignore[no-any-return]
 
     def _uids(self, kind: str) -> dict[str, str]:
@@ -50,6 +57,10 @@ class SharedNamespace:
                 self.core.delete_namespaced_pod(name, self.namespace, body=body)
             elif kind == "ServiceAccount":
                 self.core.delete_namespaced_service_account(name, self.namespace, body=body)
+            elif kind == "Service":
+                self.core.delete_namespaced_service(name, self.namespace, body=body)
+            elif kind == "PersistentVolumeClaim":
+                self.core.delete_namespaced_persistent_volume_claim(name, self.namespace, body=body)
             else:
                 self.sandboxes.delete(kind, self.namespace, name, body=body)
         except ApiException as exc:
@@ -57,9 +68,15 @@ class SharedNamespace:
                 raise
 
     def clean(self, timeout: float) -> list[str]:
-        """Delete what appeared since the start and wait until it is gone; returns ``Kind/name`` of each."""
+        """Delete what appeared since the start and wait until it is gone; returns ``Kind/name`` of each.
+
+        Every kind is cleaned even when one of them does not go in time (a dead driver, a stuck
+        finalizer): the namespace is left as it was found as far as it can be, and one error at the
+        end names everything left.
+        """
         deadline = time.monotonic() + timeout
         removed: list[str] = []
+        left: list[str] = []
         for kind in (*SANDBOX_KINDS, *CORE_KINDS):
             if self._uids(kind).keys() <= self._before[kind]:
                 continue  # nothing new of this kind: no watch to open
@@ -69,10 +86,15 @@ class SharedNamespace:
                 for uid, name in created.items():
                     self._delete(kind, name, uid)
                 for uid, name in created.items():
-                    rec.wait_for(lambda ev, uid=uid: ev.type == "DELETED" and ev.obj["metadata"]["uid"] == uid,  # type: ignore[misc]
-                                 timeout=max(0.1, deadline - time.monotonic()), what=f"{kind} {self.namespace}/{name} to be deleted",
-                                 diagnose=lambda kind=kind: self._diagnose(kind))  # type: ignore[misc]
-                    removed.append(f"{kind}/{name}")
+                    try:
+                        rec.wait_for(lambda ev, uid=uid: ev.type == "DELETED" and ev.obj["metadata"]["uid"] == uid,  # type: ignore[misc]
+                                     timeout=max(0.1, deadline - time.monotonic()), what=f"{kind} {self.namespace}/{name} to be deleted",
+                                     diagnose=lambda kind=kind: self._diagnose(kind))  # type: ignore[misc]
+                        removed.append(f"{kind}/{name}")
+                    except WaitTimeout as exc:
+                        left.append(str(exc))
+        if left:
+            raise WaitTimeout(f"namespace {self.namespace} not left as found", timeout, "\n".join(left))
         return removed
 
     def _diagnose(self, kind: str) -> str:

@@ -47,9 +47,24 @@ class ServiceOptions:
     gateway_key: str | None = None
     faults: frozenset[str] = frozenset()
 
+    @property
+    def external(self) -> bool:
+        """A driver or gateway the harness did not start: its sandboxes live in the namespace it serves."""
+        return bool(self.driver_socket or self.gateway_endpoint)
+
     def shared_namespace(self, profile: str) -> str | None:
         """The external driver's namespace, where tests of ``profile`` must run; None: a fresh one per test."""
-        return self.driver_namespace if self.driver_socket and profile in OPENSHELL_PROFILES else None
+        return self.driver_namespace if self.external and profile in OPENSHELL_PROFILES else None
+
+    def without_driver(self, profile: str, features: tuple[str, ...]) -> str | None:
+        """Why a test cannot run: it talks to the driver, and the driver behind an external gateway was
+        not given. Never silently the reference driver instead (it is not the one the gateway uses)."""
+        if not self.gateway_endpoint or self.driver_socket:
+            return None
+        if profile == "compute-driver" or "DriverAuthentication" in features:
+            return ("no driver under test: the external gateway's compute driver was not given "
+                    "(--openshell-driver-socket), and the reference driver is not the one it uses")
+        return None
 
     def validate(self) -> None:
         if self.gateway == "helm":
@@ -62,9 +77,8 @@ class ServiceOptions:
             object.__setattr__(self, "gateway", "external")
         if self.gateway == "external" and not self.gateway_endpoint:
             raise HarnessError("--openshell-gateway=external needs --openshell-gateway-endpoint HOST:PORT")
-        if self.driver_socket and not self.driver_namespace:
-            raise HarnessError("an external driver (--openshell-driver-socket) serves one namespace of its own",
-                               fix="name it with --openshell-driver-namespace (dedicate it to the run: the suites delete what they create there)")
+        if self.driver_socket:
+            self._need_namespace()
         if self.driver_socket and not Path(self.driver_socket).is_socket():
             raise HarnessError(f"driver socket {self.driver_socket} does not exist or is not a Unix socket",
                                fix="start the driver first, or drop --openshell-driver-socket to use the reference driver")
@@ -74,6 +88,13 @@ class ServiceOptions:
                 raise HarnessError(f"{flag} {path} is not a readable file")
         if self.gateway_endpoint:
             self.probe_gateway()
+        self._need_namespace()
+
+    def _need_namespace(self) -> None:
+        if self.external and not self.driver_namespace:
+            what = "an external driver (--openshell-driver-socket)" if self.driver_socket else "an external gateway's compute driver"
+            raise HarnessError(f"{what} serves one namespace of its own",
+                               fix="name it with --openshell-driver-namespace (dedicate it to the run: the suites delete what they create there)")
 
     def probe_gateway(self) -> None:
         """Fail before any test when the gateway cannot be reached (or its TLS does not match)."""
@@ -123,8 +144,8 @@ class OpenShellServices:
 
     @property
     def sandbox_namespace(self) -> str:
-        """Where sandboxes are created: the test's namespace, unless an external driver serves its own."""
-        if self.reference_driver:
+        """Where sandboxes are created: the test's namespace, unless an external driver or gateway serves its own."""
+        if not self.options.external:
             return self.namespace
         return str(self.options.driver_namespace)
 

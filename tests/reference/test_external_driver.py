@@ -7,6 +7,7 @@ leave that namespace as they found it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,3 +70,58 @@ def test_external_driver_without_its_namespace_is_one_clear_message(tmp_path: Pa
     assert proc.returncode == 4, out[-2000:]
     lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
     assert len(lines) == 1 and "--openshell-driver-namespace" in lines[0], out[-2000:]
+
+
+# Kills the driver (SIGKILL) the moment the first Sandbox it created appears: the test that was
+# mid-way fails with its objects still there, and the following ones meet a dead socket.
+KILL_DRIVER_ON_FIRST_SANDBOX = '''
+import os, signal, threading
+from kubernetes import client, config, watch
+
+def _kill_on_first_sandbox():
+    api = config.new_client_from_config(os.environ["KILL_KUBECONFIG"])
+    w = watch.Watch()
+    for version in ("v1beta1", "v1alpha1"):
+        try:
+            for _ in w.stream(client.CustomObjectsApi(api).list_namespaced_custom_object, "agents.x-k8s.io", version,
+                              os.environ["KILL_NAMESPACE"], "sandboxes", timeout_seconds=120):
+                os.kill(int(os.environ["KILL_DRIVER_PID"]), signal.SIGKILL)
+                w.stop()
+                return
+        except client.ApiException:
+            continue
+
+def pytest_sessionstart(session):
+    threading.Thread(target=_kill_on_first_sandbox, daemon=True).start()
+'''
+
+
+def test_external_driver_dying_mid_run_leaves_its_namespace_as_found(cluster: Cluster, k8s_api: k8s.ApiClient, sandbox_namespace: str,
+                                                                       sockdir: Path, tmp_path: Path) -> None:
+    before = _objects(k8s_api, sandbox_namespace)
+    socket = sockdir / "driver.sock"
+    (tmp_path / "kill_driver_on_first_sandbox.py").write_text(KILL_DRIVER_ON_FIRST_SANDBOX)
+    results = tmp_path / "results.json"
+    with server_process("pytest_openshell.reference.driver", "--socket", str(socket), "--kubeconfig", str(cluster.kubeconfig),
+                        "--namespace", sandbox_namespace, "--gateway-id", "vendor") as (driver, _):
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest_openshell.cli", "-q", "-p", "kill_driver_on_first_sandbox", "-p", "no:randomly",
+                 "-k", "DriverCreateReportsReady or DriverStopStartIdempotent or DriverDelete",
+                 "--openshell-profile=compute-driver", "--openshell-cluster=existing", f"--kubeconfig={cluster.kubeconfig}",
+                 f"--openshell-driver-socket={socket}", f"--openshell-driver-namespace={sandbox_namespace}",
+                 f"--openshell-results-json={results}", f"--openshell-report={tmp_path / 'r.yaml'}"],
+                cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                env={**os.environ, "PYTHONPATH": str(tmp_path), "KILL_DRIVER_PID": str(driver.pid),
+                     "KILL_KUBECONFIG": str(cluster.kubeconfig), "KILL_NAMESPACE": sandbox_namespace})
+        finally:
+            driver.kill()  # already dead; server_process's SIGTERM then finds nothing to stop
+            driver.wait()
+            driver.returncode = 0
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-4000:]
+    outcomes = {t["short_name"]: t["outcome"] for t in json.loads(results.read_text())["tests"]}
+    assert outcomes.get("DriverCreateReportsReady") == "failed", outcomes  # killed mid-way, its Sandbox made
+    # One failure is reported once: no test fails in its call and again (as an error) in its teardown.
+    assert "error" not in outcomes.values() and " error" not in out.splitlines()[-1], out[-3000:]
+    assert _objects(k8s_api, sandbox_namespace) == before, "the dead driver's objects were left in its namespace"

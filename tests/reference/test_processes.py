@@ -86,7 +86,8 @@ def test_wrong_tls_material_is_one_clear_message(cluster: Cluster, sandbox_names
         proc = subprocess.run(
             [sys.executable, "-m", "pytest_openshell.cli", "-q", "-k", "ValidPodTokenGetsIdentity and not Driver",
              "--openshell-cluster=existing", f"--kubeconfig={cluster.kubeconfig}",
-             f"--openshell-gateway-endpoint={gateway.address}", f"--openshell-gateway-ca={other.ca}"],
+             f"--openshell-gateway-endpoint={gateway.address}", f"--openshell-gateway-ca={other.ca}",
+             f"--openshell-driver-namespace={sandbox_namespace}"],
             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 4, out[-2000:]  # refused before anything runs

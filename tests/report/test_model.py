@@ -84,3 +84,18 @@ def test_terminal_summary_fits_80_columns() -> None:
     lines = render_summary([result("a-long-profile-name-" * 3, ("A",), measurements=[m])])
     assert lines and all(len(line) <= 80 for line in lines)
     assert any("fail" in line for line in lines)
+
+
+def test_provisional_tests_are_reported_apart_never_as_core_failures() -> None:
+    section = profile_section(PROFILE, [result("a", ("A",)), result("w", ("A", "Y"), "failed", provisional=["Y"])], None,
+                              provisional_features=("Y",))
+    assert section["core"]["result"] == "success" and section["extended"]["result"] == "skipped"
+    assert section["provisional"]["result"] == "failure" and section["provisional"]["failedTests"] == ["w"]
+    assert section["provisional"]["supportedFeatures"] == ["Y"] and "Y" not in section["extended"]["supportedFeatures"]
+
+
+def test_missed_recommendations_are_listed_per_profile() -> None:
+    finding = {"feature": "X", "finding": "denied with NOT_FOUND"}
+    section = profile_section(PROFILE, [result("a", ("A",), recommendations=[finding])], None)
+    assert section["core"]["result"] == "success"
+    assert section["recommendations"] == [{"feature": "X", "test": "a", "finding": "denied with NOT_FOUND"}]
