@@ -31,7 +31,8 @@ def bearer(token: str) -> Metadata:
 
 @contextmanager
 def driver_client(socket_path: str | Path) -> Iterator[cpb_grpc.ComputeDriverStub]:
-    with grpc.insecure_channel(f"unix:{socket_path}") as channel:
+    # grpc-python sends the socket path as :authority; tonic (every Rust driver) refuses that.
+    with grpc.insecure_channel(f"unix:{socket_path}", options=[("grpc.default_authority", "localhost")]) as channel:
         yield cpb_grpc.ComputeDriverStub(channel)
 
 

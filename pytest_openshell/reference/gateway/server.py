@@ -101,7 +101,7 @@ def start_gateway(
     try:
         store = GatewayStore(db_path)
         closers.append(store.close)
-        driver = DriverClient(grpc.insecure_channel(f"unix:{driver_socket}"))
+        driver = DriverClient(grpc.insecure_channel(f"unix:{driver_socket}", options=[("grpc.default_authority", "localhost")]))
         closers.append(driver.close)
         tokens = TokenIssuer(*store.signing_key(new_signing_key), gateway_id=gateway_id, ttl_seconds=token_ttl_seconds)
         verifier = ServiceAccountVerifier(api, policy, store, config.faults, AgentSandboxResources(api))
