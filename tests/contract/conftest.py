@@ -1,0 +1,52 @@
+"""A tonic server (tests/strict_peer) for the harness's gRPC clients to talk to, over a Unix socket and TCP.
+
+Without cargo the peer cannot be built: the tests that need it skip, except under CI (CI=true),
+where cargo is part of the machine and a skip would hide the one check that tonic accepts us.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_openshell.progress import terminal_progress
+from tests.contract.strict_peer import CargoMissing, PeerBuildFailed, RunningPeer, peer_binary, running_peer
+
+
+@pytest.fixture(scope="session")
+def strict_peer_binary(request: pytest.FixtureRequest) -> Path:
+    try:
+        return peer_binary(terminal_progress(request.config))
+    except CargoMissing as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{exc} (CI=true: the strict HTTP/2 check must run in CI)", pytrace=False)
+        pytest.skip(str(exc))
+    except PeerBuildFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    """A short directory for Unix sockets (tmp_path can exceed the 107-byte socket path limit)."""
+    path = Path(tempfile.mkdtemp(prefix="osh-sp-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def strict_peer_unix(strict_peer_binary: Path, sockdir: Path) -> Iterator[RunningPeer]:
+    """The peer on a Unix socket, as a compute driver is served; ``.target`` is the socket path."""
+    with running_peer(strict_peer_binary, f"unix:{sockdir / 'peer.sock'}", sockdir / "peer.log") as peer:
+        yield peer
+
+
+@pytest.fixture
+def strict_peer_tcp(strict_peer_binary: Path, sockdir: Path) -> Iterator[RunningPeer]:
+    """The peer on loopback TCP, as a plaintext gateway is served; ``.target`` is HOST:PORT."""
+    with running_peer(strict_peer_binary, "tcp:127.0.0.1:0", sockdir / "peer.log") as peer:
+        yield peer
