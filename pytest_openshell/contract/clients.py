@@ -102,6 +102,7 @@ H2_ERROR_CODES = ("NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_
                   "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED")
 _RESET = re.compile(r"RST_STREAM.*?error code (\d+)")
 _CLOSED = ("Socket closed", "Connection reset", "Broken pipe", "GOAWAY")
+_NOT_HTTP2 = ("Failed parsing HTTP/2", "Trying to connect an http1.x server")
 
 
 def transport_failure(exc: grpc.RpcError) -> TransportFailure | None:
@@ -113,7 +114,7 @@ def transport_failure(exc: grpc.RpcError) -> TransportFailure | None:
         if "Connection refused" in last or "No such file or directory" in last:
             return TransportFailure(f"nothing accepts connections there ({last})",
                                     "start the server first, and check that the path or address is the one it listens on")
-        if "HTTP/2" in last or "http1" in last:
+        if any(marker in last for marker in _NOT_HTTP2):
             return TransportFailure(f"the peer accepts connections but does not speak gRPC's HTTP/2 ({last})",
                                     "point at the gRPC endpoint itself; plaintext or TLS must match the server (give or drop the CA)")
         return TransportFailure(f"the connection failed ({last})",
