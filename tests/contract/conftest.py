@@ -16,6 +16,7 @@ import pytest
 
 from pytest_openshell.progress import terminal_progress
 from tests.contract.strict_peer import CargoMissing, PeerBuildFailed, RunningPeer, peer_binary, running_peer
+from tests.reference.certs import Pki, make_pki
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +50,23 @@ def strict_peer_unix(strict_peer_binary: Path, sockdir: Path) -> Iterator[Runnin
 def strict_peer_tcp(strict_peer_binary: Path, sockdir: Path) -> Iterator[RunningPeer]:
     """The peer on loopback TCP, as a plaintext gateway is served; ``.target`` is HOST:PORT."""
     with running_peer(strict_peer_binary, "tcp:127.0.0.1:0", sockdir / "peer.log") as peer:
+        yield peer
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path)
+
+
+@pytest.fixture
+def strict_peer_tls(strict_peer_binary: Path, sockdir: Path, pki: Pki) -> Iterator[RunningPeer]:
+    """The peer on loopback TCP with TLS (rustls, as upstream's gateway): server certificate from ``pki``."""
+    with running_peer(strict_peer_binary, "tcp:127.0.0.1:0", sockdir / "peer.log", tls=(pki.server_cert, pki.server_key)) as peer:
+        yield peer
+
+
+@pytest.fixture
+def strict_peer_mtls(strict_peer_binary: Path, sockdir: Path, pki: Pki) -> Iterator[RunningPeer]:
+    """As ``strict_peer_tls``, and a client certificate issued by ``pki.ca`` is required."""
+    with running_peer(strict_peer_binary, "tcp:127.0.0.1:0", sockdir / "peer.log", tls=(pki.server_cert, pki.server_key, pki.ca)) as peer:
         yield peer

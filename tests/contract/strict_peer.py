@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +71,7 @@ def _cargo_build(cargo: str, binary: Path, progress: Callable[[str], None]) -> N
     cmd = ["nice", cargo, "build", "--release", "--locked", "--manifest-path", str(SOURCE / "Cargo.toml")]
     env = {**os.environ, "CARGO_TARGET_DIR": str(target_dir), "CARGO_TERM_COLOR": "never"}
     started = time.monotonic()
-    progress(f"building the strict HTTP/2 peer with cargo (tonic, from crates.io; about 1-2 min cold); log: {log}")
+    progress(f"building the strict HTTP/2 peer with cargo (tonic, from crates.io; a few minutes cold, seconds after a source change); log: {log}")
     with open(log, "w") as logf:
         logf.write(f"$ CARGO_TARGET_DIR={target_dir} {' '.join(cmd)}\n")
         logf.flush()
@@ -104,12 +104,14 @@ class RunningPeer:
 
 
 @contextmanager
-def running_peer(binary: Path, listen: str, log: Path) -> Iterator[RunningPeer]:
-    """Run the peer on ``listen`` (``unix:PATH`` or ``tcp:HOST:PORT``) until the block ends.
+def running_peer(binary: Path, listen: str, log: Path, tls: Sequence[Path] = ()) -> Iterator[RunningPeer]:
+    """Run the peer on ``listen`` (``unix:PATH`` or ``tcp:HOST:PORT``) until the block ends; ``tls``:
+    server certificate and key (TLS), plus a client CA (mTLS).
 
     Ready when it prints its address; it exits when its stdin closes, so it cannot outlive us."""
+    cmd = [str(binary), listen, *(["--tls", *map(str, tls)] if tls else [])]
     with open(log, "w") as logf:
-        proc = subprocess.Popen([str(binary), listen], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf, text=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     try:
         line = _first_line(proc, START_TIMEOUT_S)

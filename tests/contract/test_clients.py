@@ -20,6 +20,7 @@ from pytest_openshell.openshell.services import OpenShellServices, ServiceOption
 from pytest_openshell.providers import Cluster
 from pytest_openshell.reference.gateway import start_gateway
 from tests.contract.strict_peer import RunningPeer
+from tests.reference.certs import Pki
 
 TIMEOUT = 10.0
 PEER = "strict-peer"
@@ -53,6 +54,30 @@ def test_gateway_client_over_tcp(strict_peer_tcp: RunningPeer) -> None:
     assert authority_seen(call) == strict_peer_tcp.target, "over TCP the authority is the HOST:PORT dialled"
 
 
+def test_gateway_client_over_tls(strict_peer_tls: RunningPeer, pki: Pki) -> None:
+    with gateway_client(strict_peer_tls.target, root_certificates=pki.ca.read_bytes()) as gateway:
+        health, call = gateway.Health.with_call(opb.HealthRequest(), timeout=TIMEOUT)
+    assert health.version == PEER
+    assert authority_seen(call) == strict_peer_tls.target
+
+
+def test_gateway_client_over_tls_with_a_server_name(strict_peer_tls: RunningPeer, pki: Pki) -> None:
+    """Dialling an address whose certificate names another host: the authority is that name."""
+    with gateway_client(strict_peer_tls.target, root_certificates=pki.ca.read_bytes(), server_name="localhost") as gateway:
+        health, call = gateway.Health.with_call(opb.HealthRequest(), timeout=TIMEOUT)
+    assert health.version == PEER
+    assert authority_seen(call) == "localhost"
+
+
+def test_gateway_client_over_mtls(strict_peer_mtls: RunningPeer, pki: Pki) -> None:
+    client = {"private_key": pki.client_key.read_bytes(), "certificate_chain": pki.client_cert.read_bytes()}
+    with gateway_client(strict_peer_mtls.target, root_certificates=pki.ca.read_bytes(), **client) as gateway:
+        assert gateway.Health(opb.HealthRequest(), timeout=TIMEOUT).version == PEER
+    # The peer does enforce mTLS: without a client certificate there is no answer.
+    with gateway_client(strict_peer_mtls.target, root_certificates=pki.ca.read_bytes()) as gateway, pytest.raises(grpc.RpcError):
+        gateway.Health(opb.HealthRequest(), timeout=TIMEOUT)
+
+
 def test_services_use_a_tonic_driver(strict_peer_unix: RunningPeer) -> None:
     """What the suites do first with an external driver (--openshell-driver-socket)."""
     options = ServiceOptions(driver_socket=strict_peer_unix.target, driver_namespace="vendor")
@@ -65,6 +90,11 @@ def test_services_use_a_tonic_driver(strict_peer_unix: RunningPeer) -> None:
 
 def test_probe_reaches_a_tonic_gateway(strict_peer_tcp: RunningPeer) -> None:
     ServiceOptions(gateway="external", gateway_endpoint=strict_peer_tcp.target).probe_gateway()
+
+
+def test_probe_reaches_a_tonic_gateway_over_mtls(strict_peer_mtls: RunningPeer, pki: Pki) -> None:
+    ServiceOptions(gateway="external", gateway_endpoint=strict_peer_mtls.target, gateway_ca=str(pki.ca),
+                   gateway_cert=str(pki.client_cert), gateway_key=str(pki.client_key)).probe_gateway()
 
 
 @pytest.mark.cluster

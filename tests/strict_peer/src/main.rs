@@ -1,8 +1,10 @@
 //! strict-peer: answers unary gRPC calls with tonic's own server, over a Unix socket or TCP.
 //!
 //!     strict-peer unix:/path/to/peer.sock
-//!     strict-peer tcp:127.0.0.1:0
+//!     strict-peer tcp:127.0.0.1:0 [--tls CERT KEY [CLIENT_CA]]
 //!
+//! With `--tls` it serves TLS (rustls, ALPN h2), and with CLIENT_CA it requires a client
+//! certificate issued by that CA (mTLS).
 //! Prints `listening <address>` on stdout once it accepts connections, then serves until stdin
 //! closes, so it never outlives the process that started it. The peer checks the transport, not a
 //! schema: messages pass through as bytes. Every answer carries the `:authority` the caller sent in
@@ -21,7 +23,7 @@ use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::body::Body;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::{Grpc, UnaryService};
-use tonic::transport::Server;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 const PEER_NAME: &str = "strict-peer";
@@ -133,10 +135,30 @@ fn listening(address: &str) {
     let _ = out.flush();
 }
 
+/// TLS settings from `--tls CERT KEY [CLIENT_CA]`, if given.
+fn tls_config(args: &[String]) -> Result<Option<ServerTlsConfig>, Box<dyn std::error::Error>> {
+    match args {
+        [] => Ok(None),
+        [flag, cert, key, rest @ ..] if flag == "--tls" && rest.len() <= 1 => {
+            let identity = Identity::from_pem(std::fs::read(cert)?, std::fs::read(key)?);
+            let mut config = ServerTlsConfig::new().identity(identity);
+            if let [client_ca] = rest {
+                config = config.client_ca_root(Certificate::from_pem(std::fs::read(client_ca)?));
+            }
+            Ok(Some(config))
+        }
+        _ => Err("usage: strict-peer unix:PATH | tcp:HOST:PORT [--tls CERT KEY [CLIENT_CA]]".into()),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = std::env::args().nth(1).unwrap_or_default();
-    let server = Server::builder();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let target = args.first().cloned().unwrap_or_default();
+    let mut server = Server::builder();
+    if let Some(tls) = tls_config(args.get(1..).unwrap_or_default())? {
+        server = server.tls_config(tls)?;
+    }
     if let Some(path) = target.strip_prefix("unix:") {
         let listener = UnixListener::bind(path)?;
         listening(&target);
@@ -146,8 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listening(&format!("tcp:{}", listener.local_addr()?));
         server.serve_with_incoming_shutdown(Peer, TcpListenerStream::new(listener), stdin_closed()).await?;
     } else {
-        eprintln!("usage: strict-peer unix:PATH | tcp:HOST:PORT");
-        std::process::exit(2);
+        return Err("usage: strict-peer unix:PATH | tcp:HOST:PORT [--tls CERT KEY [CLIENT_CA]]".into());
     }
     Ok(())
 }
