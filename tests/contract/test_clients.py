@@ -15,7 +15,8 @@ import pytest
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
-from pytest_openshell.contract.clients import UDS_AUTHORITY, driver_channel, driver_client, gateway_client, transport_failure
+from pytest_openshell.contract.clients import UDS_AUTHORITY, driver_channel, driver_client, gateway_client, open_channel, transport_failure
+from pytest_openshell.errors import HarnessError
 from pytest_openshell.openshell.services import OpenShellServices, ServiceOptions
 from pytest_openshell.providers import Cluster
 from pytest_openshell.reference.gateway import start_gateway
@@ -113,3 +114,8 @@ def test_the_peer_is_as_strict_as_tonic(strict_peer_unix: RunningPeer) -> None:
         cpb_grpc.ComputeDriverStub(channel).GetCapabilities(cpb.GetCapabilitiesRequest(), timeout=TIMEOUT)
     failure = transport_failure(err.value)
     assert failure is not None and "PROTOCOL_ERROR" in failure.cause, err.value
+
+
+def test_a_url_is_not_an_endpoint() -> None:
+    with pytest.raises(HarnessError, match="give HOST:PORT"):
+        open_channel("https://127.0.0.1:8443")
