@@ -19,7 +19,7 @@ from conformance.agent_sandbox.checks import ms, now, ready
 from conformance.openshell.common import new_name, openshell_pool
 from conformance.openshell.platform import claim_of, pod_name_of, pod_of, reported_name_matches, sandbox_of, wait_pod
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
-from pytest_openshell.contract.clients import WatchStream
+from pytest_openshell.contract.clients import WatchStream, driver_channel
 from pytest_openshell.contract.labels import (
     GATEWAY_ID,
     MANAGED_BY,
@@ -298,7 +298,7 @@ def unknown_fields(ctx: SuiteContext) -> None:
     sandbox = request(ctx, name)
     # Field 1999 (varint 1) is unknown to every revision: a driver must skip it, not fail.
     future = b"\xf8\x7c\x01"
-    with grpc.insecure_channel(f"unix:{socket}", options=[("grpc.default_authority", "localhost")]) as channel:
+    with driver_channel(socket) as channel:
         create = channel.unary_unary("/openshell.compute.v1.ComputeDriver/CreateSandbox",
                                      request_serializer=lambda m: m.SerializeToString() + future,
                                      response_deserializer=cpb.CreateSandboxResponse.FromString)

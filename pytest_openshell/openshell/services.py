@@ -21,7 +21,7 @@ import grpc
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
-from pytest_openshell.contract.clients import driver_client, gateway_client
+from pytest_openshell.contract.clients import call_failed, driver_client, gateway_client, open_channel, unix_target
 from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import Cluster
@@ -99,11 +99,8 @@ class ServiceOptions:
     def probe_gateway(self) -> None:
         """Fail before any test when the gateway cannot be reached (or its TLS does not match)."""
         assert self.gateway_endpoint is not None
-        if self.gateway_ca:
-            read = [Path(p).read_bytes() if p else None for p in (self.gateway_ca, self.gateway_key, self.gateway_cert)]
-            channel = grpc.secure_channel(self.gateway_endpoint, grpc.ssl_channel_credentials(*read))
-        else:
-            channel = grpc.insecure_channel(self.gateway_endpoint)
+        ca, key, cert = (Path(p).read_bytes() if p else None for p in (self.gateway_ca, self.gateway_key, self.gateway_cert))
+        channel = open_channel(self.gateway_endpoint, root_certificates=ca, private_key=key, certificate_chain=cert)
         ready = grpc.channel_ready_future(channel)
         try:
             ready.result(timeout=GATEWAY_PROBE_S)
@@ -172,8 +169,8 @@ class OpenShellServices:
             try:
                 self._driver_stub.GetCapabilities(cpb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT_S)
             except grpc.RpcError as exc:
-                raise HarnessError(f"the compute driver at {self.driver_socket()} does not answer: {exc.code()}",  # type: ignore[attr-defined]
-                                   fix="check that the driver is running and serving openshell.compute.v1.ComputeDriver") from None
+                raise call_failed("the compute driver", unix_target(self.driver_socket()), "GetCapabilities", exc,
+                                  fix="check that it serves openshell.compute.v1.ComputeDriver and read its log") from None
         return self._driver_stub
 
     def capabilities(self) -> cpb.GetCapabilitiesResponse:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kubernetes import client as k8s
 
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
+from pytest_openshell.contract.clients import driver_channel
 from pytest_openshell.contract.labels import DEFAULT_GATEWAY_ID, DEFAULT_SERVICE_ACCOUNT, TOKEN_AUDIENCE, issuer
 from pytest_openshell.reference import faults as fault_catalogue
 from pytest_openshell.reference.gateway.auth import SandboxAuthenticator
@@ -101,7 +102,7 @@ def start_gateway(
     try:
         store = GatewayStore(db_path)
         closers.append(store.close)
-        driver = DriverClient(grpc.insecure_channel(f"unix:{driver_socket}", options=[("grpc.default_authority", "localhost")]))
+        driver = DriverClient(driver_channel(driver_socket))
         closers.append(driver.close)
         tokens = TokenIssuer(*store.signing_key(new_signing_key), gateway_id=gateway_id, ttl_seconds=token_ttl_seconds)
         verifier = ServiceAccountVerifier(api, policy, store, config.faults, AgentSandboxResources(api))
