@@ -67,7 +67,8 @@ def test_pod_token_buys_a_gateway_jwt_that_refreshes(gateway: GatewayHandle, dri
         assert gateway.issuer == "openshell-gateway:openshell"
         assert claims["sub"] == f"spiffe://openshell/sandbox/{sandbox_id}"
         assert claims["sandbox_id"] == sandbox_id
-        assert claims["iat"] <= claims["exp"] and issued.expires_at_ms == claims["exp"] * 1000
+        assert claims["iat"] <= claims["exp"] and issued.HasField("expiration_time")
+        assert issued.expiration_time.ToMilliseconds() == claims["exp"] * 1000
 
         refreshed = gw.RefreshSandboxToken(opb.RefreshSandboxTokenRequest(), metadata=bearer(issued.token))
         again = jwt.decode(refreshed.token, gateway.public_key, algorithms=["EdDSA"], audience=gateway.issuer,

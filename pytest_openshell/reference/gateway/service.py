@@ -12,7 +12,7 @@ from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
 from pytest_openshell.contract.labels import is_dns_label, is_label_value
 from pytest_openshell.reference.driver.config import DRIVER_NAME
-from pytest_openshell.reference.gateway import translate
+from pytest_openshell.reference.gateway import paging, translate
 from pytest_openshell.reference.gateway.auth import SandboxAuthenticator
 from pytest_openshell.reference.gateway.config import GatewayConfig
 from pytest_openshell.reference.gateway.driver_client import DriverClient
@@ -20,7 +20,7 @@ from pytest_openshell.reference.gateway.store import GatewayStore, NameTaken, Sa
 from pytest_openshell.reference.status import StatusError, rpc
 
 HEALTHY = opb.ServiceStatus.SERVICE_STATUS_HEALTHY
-DEFAULT_LIST_LIMIT = 100
+Outcome = opb.DeletionOutcome
 
 
 def parse_selector(selector: str) -> dict[str, str]:
@@ -62,6 +62,9 @@ class OpenShellService(opb_grpc.OpenShellServicer):
         caps = self.capabilities()
         driver = opb.ComputeDriverInfo(name=DRIVER_NAME, capabilities=opb.ComputeDriverCapabilities(
             driver_name=caps.driver_name, driver_version=caps.driver_version))
+        if caps.HasField("resource_capabilities"):
+            # The public message has the driver's numbers and types (proto/upstream-fields.yaml), so bytes carry over.
+            driver.capabilities.resource_capabilities.ParseFromString(caps.resource_capabilities.SerializeToString())
         return opb.GetGatewayInfoResponse(status=HEALTHY, gateway_version=self.config.version, compute_drivers=[driver])
 
     @rpc
@@ -100,26 +103,36 @@ class OpenShellService(opb_grpc.OpenShellServicer):
     @rpc
     def ListSandboxes(self, request: opb.ListSandboxesRequest, context: grpc.ServicerContext) -> opb.ListSandboxesResponse:
         records = self.store.list_sandboxes(parse_selector(request.label_selector))
-        limit = request.limit or DEFAULT_LIST_LIMIT
-        page = records[request.offset:request.offset + limit]
+        page, next_token = paging.page(records, request.page_size, request.page_token, request.label_selector)
         observed = {s.id: s for s in self.driver.list()} if page else {}
-        return opb.ListSandboxesResponse(sandboxes=[translate.public_sandbox(r, observed.get(r.id)) for r in page])
+        return opb.ListSandboxesResponse(sandboxes=[translate.public_sandbox(r, observed.get(r.id)) for r in page],
+                                         next_page_token=next_token)
 
     @rpc
     def DeleteSandbox(self, request: opb.DeleteSandboxRequest, context: grpc.ServicerContext) -> opb.DeleteSandboxResponse:
-        record = self._record(request.name)
+        record = self.store.by_name(request.name)
+        if record is None:
+            if request.allow_missing:
+                return opb.DeleteSandboxResponse(outcome=Outcome.DELETION_OUTCOME_ALREADY_ABSENT)
+            raise StatusError(grpc.StatusCode.NOT_FOUND, f"sandbox {request.name!r} not found")
         self.driver.delete(record.id, record.name)
         # Forgotten even if the platform object was already gone: the id must stop authenticating.
-        return opb.DeleteSandboxResponse(deleted=self.store.delete_sandbox(record.id))
+        # The gateway's sandbox is gone when this returns (COMPLETED); a concurrent delete that
+        # forgot it first makes this one ALREADY_ABSENT.
+        removed = self.store.delete_sandbox(record.id)
+        if not removed and not request.allow_missing:
+            raise StatusError(grpc.StatusCode.NOT_FOUND, f"sandbox {request.name!r} not found")
+        return opb.DeleteSandboxResponse(outcome=Outcome.DELETION_OUTCOME_COMPLETED if removed else Outcome.DELETION_OUTCOME_ALREADY_ABSENT,
+                                         sandbox_id=record.id if removed else "")
 
     @rpc
     def IssueSandboxToken(self, request: opb.IssueSandboxTokenRequest,
                           context: grpc.ServicerContext) -> opb.IssueSandboxTokenResponse:
         minted = self.auth.issue(context.invocation_metadata())
-        return opb.IssueSandboxTokenResponse(token=minted.token, expires_at_ms=minted.expires_at_ms)
+        return opb.IssueSandboxTokenResponse(token=minted.token, expiration_time=translate.timestamp(minted.expires_at_ms))
 
     @rpc
     def RefreshSandboxToken(self, request: opb.RefreshSandboxTokenRequest,
                             context: grpc.ServicerContext) -> opb.RefreshSandboxTokenResponse:
         minted = self.auth.refresh(context.invocation_metadata())
-        return opb.RefreshSandboxTokenResponse(token=minted.token, expires_at_ms=minted.expires_at_ms)
+        return opb.RefreshSandboxTokenResponse(token=minted.token, expiration_time=translate.timestamp(minted.expires_at_ms))

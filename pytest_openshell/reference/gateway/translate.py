@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.datamodel.v1 import datamodel_pb2 as dpb
@@ -30,8 +31,6 @@ def driver_template(public: opb.SandboxTemplate) -> cpb.DriverSandboxTemplate:
         platform["annotations"] = dict(public.annotations)
     if public.HasField("resources"):
         platform["resources"] = MessageToDict(public.resources)
-    if public.HasField("volume_claim_templates"):
-        platform["volumeClaimTemplates"] = MessageToDict(public.volume_claim_templates)
     if platform:
         out.platform_config.update(platform)
     if public.HasField("driver_config"):
@@ -52,9 +51,12 @@ def _struct(value: dict[str, Any]) -> Struct:
 
 def driver_sandbox(record: SandboxRecord, spec: opb.SandboxSpec) -> cpb.DriverSandbox:
     driver_spec = cpb.DriverSandboxSpec(log_level=spec.log_level, environment=dict(spec.environment),
-                                        template=driver_template(spec.template))
+                                        template=driver_template(spec.template), command=list(spec.command), tty=spec.tty)
     if spec.HasField("policy"):
         driver_spec.policy.CopyFrom(spec.policy)  # unknown policy fields travel along as unknown fields
+    if spec.HasField("resource_requirements"):
+        # Same numbers and types on both sides of the boundary (proto/upstream-fields.yaml).
+        driver_spec.resource_requirements.ParseFromString(spec.resource_requirements.SerializeToString())
     return cpb.DriverSandbox(id=record.id, name=record.name, namespace=record.namespace, spec=driver_spec,
                              workspace=record.workspace)
 
@@ -78,13 +80,33 @@ def public_status(observed: cpb.DriverSandbox | None) -> opb.SandboxStatus:
         status.agent_pod = s.instance_id
         status.agent_fd = s.agent_fd
         status.sandbox_fd = s.sandbox_fd
-        status.conditions.extend(opb.SandboxCondition(type=c.type, status=c.status, reason=c.reason, message=c.message,
-                                                      last_transition_time=c.last_transition_time) for c in s.conditions)
+        status.conditions.extend(public_condition(c) for c in s.conditions)
     return status
+
+
+def timestamp(ms: int) -> Timestamp | None:
+    """Milliseconds since the epoch as a Timestamp; None (field unset) for 0."""
+    if not ms:
+        return None
+    out = Timestamp()
+    out.FromMilliseconds(ms)
+    return out
+
+
+def public_condition(c: cpb.DriverCondition) -> opb.SandboxCondition:
+    out = opb.SandboxCondition(type=c.type, status=c.status, reason=c.reason, message=c.message)
+    if c.HasField("transition_time"):
+        out.transition_time.CopyFrom(c.transition_time)
+    elif c.last_transition_time:
+        try:  # the 2026-08 contract's RFC 3339 text
+            out.transition_time.FromJsonString(c.last_transition_time)
+        except ValueError:
+            pass  # a driver's unparseable time is dropped, not a failed Get
+    return out
 
 
 def public_sandbox(record: SandboxRecord, observed: cpb.DriverSandbox | None) -> opb.Sandbox:
     spec = opb.SandboxSpec.FromString(record.spec)
-    metadata = dpb.ObjectMeta(id=record.id, name=record.name, created_at_ms=record.created_at_ms, labels=record.labels,
-                              resource_version=record.resource_version)
+    metadata = dpb.ObjectMeta(id=record.id, name=record.name, labels=record.labels, resource_version=record.resource_version,
+                              workspace=record.workspace, created_time=timestamp(record.created_at_ms))
     return opb.Sandbox(metadata=metadata, spec=spec, status=public_status(observed))

@@ -1,4 +1,7 @@
+import datetime
+
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from pytest_openshell._proto.openshell.datamodel.v1 import datamodel_pb2 as _datamodel_pb2
 from pytest_openshell._proto.openshell.sandbox.v1 import sandbox_pb2 as _sandbox_pb2
 from google.protobuf.internal import containers as _containers
@@ -18,6 +21,17 @@ class SandboxPhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SANDBOX_PHASE_ERROR: _ClassVar[SandboxPhase]
     SANDBOX_PHASE_DELETING: _ClassVar[SandboxPhase]
     SANDBOX_PHASE_UNKNOWN: _ClassVar[SandboxPhase]
+    SANDBOX_PHASE_STOPPING: _ClassVar[SandboxPhase]
+    SANDBOX_PHASE_STOPPED: _ClassVar[SandboxPhase]
+    SANDBOX_PHASE_STARTING: _ClassVar[SandboxPhase]
+    SANDBOX_PHASE_COMPLETED: _ClassVar[SandboxPhase]
+
+class DeletionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DELETION_OUTCOME_UNSPECIFIED: _ClassVar[DeletionOutcome]
+    DELETION_OUTCOME_COMPLETED: _ClassVar[DeletionOutcome]
+    DELETION_OUTCOME_ACCEPTED: _ClassVar[DeletionOutcome]
+    DELETION_OUTCOME_ALREADY_ABSENT: _ClassVar[DeletionOutcome]
 
 class ServiceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +45,14 @@ SANDBOX_PHASE_READY: SandboxPhase
 SANDBOX_PHASE_ERROR: SandboxPhase
 SANDBOX_PHASE_DELETING: SandboxPhase
 SANDBOX_PHASE_UNKNOWN: SandboxPhase
+SANDBOX_PHASE_STOPPING: SandboxPhase
+SANDBOX_PHASE_STOPPED: SandboxPhase
+SANDBOX_PHASE_STARTING: SandboxPhase
+SANDBOX_PHASE_COMPLETED: SandboxPhase
+DELETION_OUTCOME_UNSPECIFIED: DeletionOutcome
+DELETION_OUTCOME_COMPLETED: DeletionOutcome
+DELETION_OUTCOME_ACCEPTED: DeletionOutcome
+DELETION_OUTCOME_ALREADY_ABSENT: DeletionOutcome
 SERVICE_STATUS_UNSPECIFIED: ServiceStatus
 SERVICE_STATUS_HEALTHY: ServiceStatus
 SERVICE_STATUS_DEGRADED: ServiceStatus
@@ -41,24 +63,24 @@ class IssueSandboxTokenRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class IssueSandboxTokenResponse(_message.Message):
-    __slots__ = ("token", "expires_at_ms")
+    __slots__ = ("token", "expiration_time")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
-    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_TIME_FIELD_NUMBER: _ClassVar[int]
     token: str
-    expires_at_ms: int
-    def __init__(self, token: _Optional[str] = ..., expires_at_ms: _Optional[int] = ...) -> None: ...
+    expiration_time: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RefreshSandboxTokenRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class RefreshSandboxTokenResponse(_message.Message):
-    __slots__ = ("token", "expires_at_ms")
+    __slots__ = ("token", "expiration_time")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
-    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_TIME_FIELD_NUMBER: _ClassVar[int]
     token: str
-    expires_at_ms: int
-    def __init__(self, token: _Optional[str] = ..., expires_at_ms: _Optional[int] = ...) -> None: ...
+    expiration_time: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., expiration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = ()
@@ -95,12 +117,44 @@ class ComputeDriverInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., capabilities: _Optional[_Union[ComputeDriverCapabilities, _Mapping]] = ...) -> None: ...
 
 class ComputeDriverCapabilities(_message.Message):
-    __slots__ = ("driver_name", "driver_version")
+    __slots__ = ("driver_name", "driver_version", "resource_capabilities")
     DRIVER_NAME_FIELD_NUMBER: _ClassVar[int]
     DRIVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     driver_name: str
     driver_version: str
-    def __init__(self, driver_name: _Optional[str] = ..., driver_version: _Optional[str] = ...) -> None: ...
+    resource_capabilities: ResourceCapabilities
+    def __init__(self, driver_name: _Optional[str] = ..., driver_version: _Optional[str] = ..., resource_capabilities: _Optional[_Union[ResourceCapabilities, _Mapping]] = ...) -> None: ...
+
+class ResourceCapabilities(_message.Message):
+    __slots__ = ("cpu", "memory", "gpu")
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    cpu: CpuResourceCapabilities
+    memory: MemoryResourceCapabilities
+    gpu: GpuResourceCapabilities
+    def __init__(self, cpu: _Optional[_Union[CpuResourceCapabilities, _Mapping]] = ..., memory: _Optional[_Union[MemoryResourceCapabilities, _Mapping]] = ..., gpu: _Optional[_Union[GpuResourceCapabilities, _Mapping]] = ...) -> None: ...
+
+class CpuResourceCapabilities(_message.Message):
+    __slots__ = ("limit_supported",)
+    LIMIT_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    limit_supported: bool
+    def __init__(self, limit_supported: _Optional[bool] = ...) -> None: ...
+
+class MemoryResourceCapabilities(_message.Message):
+    __slots__ = ("limit_supported",)
+    LIMIT_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    limit_supported: bool
+    def __init__(self, limit_supported: _Optional[bool] = ...) -> None: ...
+
+class GpuResourceCapabilities(_message.Message):
+    __slots__ = ("default_selection_supported", "count_selection_supported")
+    DEFAULT_SELECTION_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    COUNT_SELECTION_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    default_selection_supported: bool
+    count_selection_supported: bool
+    def __init__(self, default_selection_supported: _Optional[bool] = ..., count_selection_supported: _Optional[bool] = ...) -> None: ...
 
 class Sandbox(_message.Message):
     __slots__ = ("metadata", "spec", "status")
@@ -113,7 +167,7 @@ class Sandbox(_message.Message):
     def __init__(self, metadata: _Optional[_Union[_datamodel_pb2.ObjectMeta, _Mapping]] = ..., spec: _Optional[_Union[SandboxSpec, _Mapping]] = ..., status: _Optional[_Union[SandboxStatus, _Mapping]] = ...) -> None: ...
 
 class SandboxSpec(_message.Message):
-    __slots__ = ("log_level", "environment", "template", "policy", "providers", "gpu")
+    __slots__ = ("log_level", "environment", "template", "policy", "providers", "resource_requirements", "command", "tty")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -126,17 +180,33 @@ class SandboxSpec(_message.Message):
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     PROVIDERS_FIELD_NUMBER: _ClassVar[int]
-    GPU_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    TTY_FIELD_NUMBER: _ClassVar[int]
     log_level: str
     environment: _containers.ScalarMap[str, str]
     template: SandboxTemplate
     policy: _sandbox_pb2.SandboxPolicy
     providers: _containers.RepeatedScalarFieldContainer[str]
-    gpu: bool
-    def __init__(self, log_level: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., template: _Optional[_Union[SandboxTemplate, _Mapping]] = ..., policy: _Optional[_Union[_sandbox_pb2.SandboxPolicy, _Mapping]] = ..., providers: _Optional[_Iterable[str]] = ..., gpu: _Optional[bool] = ...) -> None: ...
+    resource_requirements: ResourceRequirements
+    command: _containers.RepeatedScalarFieldContainer[str]
+    tty: bool
+    def __init__(self, log_level: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., template: _Optional[_Union[SandboxTemplate, _Mapping]] = ..., policy: _Optional[_Union[_sandbox_pb2.SandboxPolicy, _Mapping]] = ..., providers: _Optional[_Iterable[str]] = ..., resource_requirements: _Optional[_Union[ResourceRequirements, _Mapping]] = ..., command: _Optional[_Iterable[str]] = ..., tty: _Optional[bool] = ...) -> None: ...
+
+class ResourceRequirements(_message.Message):
+    __slots__ = ("gpu",)
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    gpu: GpuResourceRequirements
+    def __init__(self, gpu: _Optional[_Union[GpuResourceRequirements, _Mapping]] = ...) -> None: ...
+
+class GpuResourceRequirements(_message.Message):
+    __slots__ = ("count",)
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SandboxTemplate(_message.Message):
-    __slots__ = ("image", "runtime_class_name", "agent_socket", "labels", "annotations", "environment", "resources", "volume_claim_templates", "user_namespaces", "driver_config")
+    __slots__ = ("image", "runtime_class_name", "agent_socket", "labels", "annotations", "environment", "resources", "user_namespaces", "driver_config")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -165,7 +235,6 @@ class SandboxTemplate(_message.Message):
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
-    VOLUME_CLAIM_TEMPLATES_FIELD_NUMBER: _ClassVar[int]
     USER_NAMESPACES_FIELD_NUMBER: _ClassVar[int]
     DRIVER_CONFIG_FIELD_NUMBER: _ClassVar[int]
     image: str
@@ -175,10 +244,9 @@ class SandboxTemplate(_message.Message):
     annotations: _containers.ScalarMap[str, str]
     environment: _containers.ScalarMap[str, str]
     resources: _struct_pb2.Struct
-    volume_claim_templates: _struct_pb2.Struct
     user_namespaces: bool
     driver_config: _struct_pb2.Struct
-    def __init__(self, image: _Optional[str] = ..., runtime_class_name: _Optional[str] = ..., agent_socket: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., volume_claim_templates: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., user_namespaces: _Optional[bool] = ..., driver_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, image: _Optional[str] = ..., runtime_class_name: _Optional[str] = ..., agent_socket: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., user_namespaces: _Optional[bool] = ..., driver_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SandboxStatus(_message.Message):
     __slots__ = ("sandbox_name", "agent_pod", "agent_fd", "sandbox_fd", "conditions", "phase", "current_policy_version")
@@ -199,22 +267,29 @@ class SandboxStatus(_message.Message):
     def __init__(self, sandbox_name: _Optional[str] = ..., agent_pod: _Optional[str] = ..., agent_fd: _Optional[str] = ..., sandbox_fd: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[SandboxCondition, _Mapping]]] = ..., phase: _Optional[_Union[SandboxPhase, str]] = ..., current_policy_version: _Optional[int] = ...) -> None: ...
 
 class SandboxCondition(_message.Message):
-    __slots__ = ("type", "status", "reason", "message", "last_transition_time")
+    __slots__ = ("type", "status", "reason", "message", "transition_time")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    LAST_TRANSITION_TIME_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_TIME_FIELD_NUMBER: _ClassVar[int]
     type: str
     status: str
     reason: str
     message: str
-    last_transition_time: str
-    def __init__(self, type: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., last_transition_time: _Optional[str] = ...) -> None: ...
+    transition_time: _timestamp_pb2.Timestamp
+    def __init__(self, type: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSandboxRequest(_message.Message):
-    __slots__ = ("spec", "name", "labels")
+    __slots__ = ("spec", "name", "labels", "annotations")
     class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class AnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -224,10 +299,12 @@ class CreateSandboxRequest(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     spec: SandboxSpec
     name: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, spec: _Optional[_Union[SandboxSpec, _Mapping]] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    annotations: _containers.ScalarMap[str, str]
+    def __init__(self, spec: _Optional[_Union[SandboxSpec, _Mapping]] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetSandboxRequest(_message.Message):
     __slots__ = ("name",)
@@ -236,20 +313,22 @@ class GetSandboxRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListSandboxesRequest(_message.Message):
-    __slots__ = ("limit", "offset", "label_selector")
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
-    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("page_size", "page_token", "label_selector")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
-    limit: int
-    offset: int
+    page_size: int
+    page_token: str
     label_selector: str
-    def __init__(self, limit: _Optional[int] = ..., offset: _Optional[int] = ..., label_selector: _Optional[str] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ...) -> None: ...
 
 class DeleteSandboxRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "allow_missing")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_MISSING_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    allow_missing: bool
+    def __init__(self, name: _Optional[str] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
 
 class SandboxResponse(_message.Message):
     __slots__ = ("sandbox",)
@@ -258,13 +337,17 @@ class SandboxResponse(_message.Message):
     def __init__(self, sandbox: _Optional[_Union[Sandbox, _Mapping]] = ...) -> None: ...
 
 class ListSandboxesResponse(_message.Message):
-    __slots__ = ("sandboxes",)
+    __slots__ = ("sandboxes", "next_page_token")
     SANDBOXES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     sandboxes: _containers.RepeatedCompositeFieldContainer[Sandbox]
-    def __init__(self, sandboxes: _Optional[_Iterable[_Union[Sandbox, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, sandboxes: _Optional[_Iterable[_Union[Sandbox, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteSandboxResponse(_message.Message):
-    __slots__ = ("deleted",)
-    DELETED_FIELD_NUMBER: _ClassVar[int]
-    deleted: bool
-    def __init__(self, deleted: _Optional[bool] = ...) -> None: ...
+    __slots__ = ("outcome", "sandbox_id")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    outcome: DeletionOutcome
+    sandbox_id: str
+    def __init__(self, outcome: _Optional[_Union[DeletionOutcome, str]] = ..., sandbox_id: _Optional[str] = ...) -> None: ...

@@ -1,4 +1,7 @@
+import datetime
+
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from pytest_openshell._proto.openshell.sandbox.v1 import sandbox_pb2 as _sandbox_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -13,20 +16,52 @@ class GetCapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetCapabilitiesResponse(_message.Message):
-    __slots__ = ("driver_name", "driver_version", "default_image", "gateway_manages_lifecycle", "supports_sandbox_authentication", "driver_reports_runtime_readiness")
+    __slots__ = ("driver_name", "driver_version", "default_image", "gateway_manages_lifecycle", "supports_sandbox_authentication", "driver_reports_runtime_readiness", "resource_capabilities")
     DRIVER_NAME_FIELD_NUMBER: _ClassVar[int]
     DRIVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_MANAGES_LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     SUPPORTS_SANDBOX_AUTHENTICATION_FIELD_NUMBER: _ClassVar[int]
     DRIVER_REPORTS_RUNTIME_READINESS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     driver_name: str
     driver_version: str
     default_image: str
     gateway_manages_lifecycle: bool
     supports_sandbox_authentication: bool
     driver_reports_runtime_readiness: bool
-    def __init__(self, driver_name: _Optional[str] = ..., driver_version: _Optional[str] = ..., default_image: _Optional[str] = ..., gateway_manages_lifecycle: _Optional[bool] = ..., supports_sandbox_authentication: _Optional[bool] = ..., driver_reports_runtime_readiness: _Optional[bool] = ...) -> None: ...
+    resource_capabilities: ResourceCapabilities
+    def __init__(self, driver_name: _Optional[str] = ..., driver_version: _Optional[str] = ..., default_image: _Optional[str] = ..., gateway_manages_lifecycle: _Optional[bool] = ..., supports_sandbox_authentication: _Optional[bool] = ..., driver_reports_runtime_readiness: _Optional[bool] = ..., resource_capabilities: _Optional[_Union[ResourceCapabilities, _Mapping]] = ...) -> None: ...
+
+class ResourceCapabilities(_message.Message):
+    __slots__ = ("cpu", "memory", "gpu")
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    cpu: CpuResourceCapabilities
+    memory: MemoryResourceCapabilities
+    gpu: GpuResourceCapabilities
+    def __init__(self, cpu: _Optional[_Union[CpuResourceCapabilities, _Mapping]] = ..., memory: _Optional[_Union[MemoryResourceCapabilities, _Mapping]] = ..., gpu: _Optional[_Union[GpuResourceCapabilities, _Mapping]] = ...) -> None: ...
+
+class CpuResourceCapabilities(_message.Message):
+    __slots__ = ("limit_supported",)
+    LIMIT_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    limit_supported: bool
+    def __init__(self, limit_supported: _Optional[bool] = ...) -> None: ...
+
+class MemoryResourceCapabilities(_message.Message):
+    __slots__ = ("limit_supported",)
+    LIMIT_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    limit_supported: bool
+    def __init__(self, limit_supported: _Optional[bool] = ...) -> None: ...
+
+class GpuResourceCapabilities(_message.Message):
+    __slots__ = ("default_selection_supported", "count_selection_supported")
+    DEFAULT_SELECTION_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    COUNT_SELECTION_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    default_selection_supported: bool
+    count_selection_supported: bool
+    def __init__(self, default_selection_supported: _Optional[bool] = ..., count_selection_supported: _Optional[bool] = ...) -> None: ...
 
 class AuthenticateSandboxRequest(_message.Message):
     __slots__ = ("credential",)
@@ -51,18 +86,10 @@ class GatewayListenerRequirement(_message.Message):
     DEFAULT_ROUTE_INTERFACE_FIELD_NUMBER: _ClassVar[int]
     LOOPBACK_INTERFACE_FIELD_NUMBER: _ClassVar[int]
     reason: str
-    exact_bind_address: GatewayExactBindAddressRequirement
+    exact_bind_address: str
     default_route_interface: GatewayDefaultRouteInterfaceRequirement
     loopback_interface: GatewayLoopbackInterfaceRequirement
-    def __init__(self, reason: _Optional[str] = ..., exact_bind_address: _Optional[_Union[GatewayExactBindAddressRequirement, _Mapping]] = ..., default_route_interface: _Optional[_Union[GatewayDefaultRouteInterfaceRequirement, _Mapping]] = ..., loopback_interface: _Optional[_Union[GatewayLoopbackInterfaceRequirement, _Mapping]] = ...) -> None: ...
-
-class GatewayExactBindAddressRequirement(_message.Message):
-    __slots__ = ("address", "allow_delayed_bind")
-    ADDRESS_FIELD_NUMBER: _ClassVar[int]
-    ALLOW_DELAYED_BIND_FIELD_NUMBER: _ClassVar[int]
-    address: str
-    allow_delayed_bind: bool
-    def __init__(self, address: _Optional[str] = ..., allow_delayed_bind: _Optional[bool] = ...) -> None: ...
+    def __init__(self, reason: _Optional[str] = ..., exact_bind_address: _Optional[str] = ..., default_route_interface: _Optional[_Union[GatewayDefaultRouteInterfaceRequirement, _Mapping]] = ..., loopback_interface: _Optional[_Union[GatewayLoopbackInterfaceRequirement, _Mapping]] = ...) -> None: ...
 
 class GatewayDefaultRouteInterfaceRequirement(_message.Message):
     __slots__ = ()
@@ -198,21 +225,23 @@ class DriverSandboxStatus(_message.Message):
     def __init__(self, sandbox_name: _Optional[str] = ..., instance_id: _Optional[str] = ..., agent_fd: _Optional[str] = ..., sandbox_fd: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[DriverCondition, _Mapping]]] = ..., deleting: _Optional[bool] = ...) -> None: ...
 
 class DriverCondition(_message.Message):
-    __slots__ = ("type", "status", "reason", "message", "last_transition_time")
+    __slots__ = ("type", "status", "reason", "message", "last_transition_time", "transition_time")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     LAST_TRANSITION_TIME_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_TIME_FIELD_NUMBER: _ClassVar[int]
     type: str
     status: str
     reason: str
     message: str
     last_transition_time: str
-    def __init__(self, type: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., last_transition_time: _Optional[str] = ...) -> None: ...
+    transition_time: _timestamp_pb2.Timestamp
+    def __init__(self, type: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., last_transition_time: _Optional[str] = ..., transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DriverPlatformEvent(_message.Message):
-    __slots__ = ("timestamp_ms", "source", "type", "reason", "message", "metadata")
+    __slots__ = ("timestamp_ms", "event_time", "source", "type", "reason", "message", "metadata")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -221,18 +250,20 @@ class DriverPlatformEvent(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     timestamp_ms: int
+    event_time: _timestamp_pb2.Timestamp
     source: str
     type: str
     reason: str
     message: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, timestamp_ms: _Optional[int] = ..., source: _Optional[str] = ..., type: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, timestamp_ms: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., type: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ValidateSandboxCreateRequest(_message.Message):
     __slots__ = ("sandbox",)

@@ -120,7 +120,8 @@ class ComputeDriverServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AuthenticateSandbox(self, request, context):
-        """Turn an opaque, driver-native bootstrap credential into the stable sandbox id it
+        """Newer contract only (a 2026-08 driver answers UNIMPLEMENTED).
+        Turn an opaque, driver-native bootstrap credential into the stable sandbox id it
         belongs to. The gateway still checks that id against its own records and mints
         its own credential.
         """

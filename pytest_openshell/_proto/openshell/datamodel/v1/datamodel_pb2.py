@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&openshell/datamodel/v1/datamodel.proto\x12\x16openshell.datamodel.v1\"\xc6\x01\n\nObjectMeta\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x03 \x01(\x03\x12>\n\x06labels\x18\x04 \x03(\x0b\x32..openshell.datamodel.v1.ObjectMeta.LabelsEntry\x12\x18\n\x10resource_version\x18\x05 \x01(\x04\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&openshell/datamodel/v1/datamodel.proto\x12\x16openshell.datamodel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x03\n\nObjectMeta\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12>\n\x06labels\x18\x04 \x03(\x0b\x32..openshell.datamodel.v1.ObjectMeta.LabelsEntry\x12\x18\n\x10resource_version\x18\x05 \x01(\x04\x12H\n\x0b\x61nnotations\x18\x06 \x03(\x0b\x32\x33.openshell.datamodel.v1.ObjectMeta.AnnotationsEntry\x12\x11\n\tworkspace\x18\x07 \x01(\t\x12\x30\n\x0c\x63reated_time\x18g \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rdeletion_time\x18l \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x03\x10\x04J\x04\x08\x08\x10\tR\rcreated_at_msR\x15\x64\x65letion_timestamp_msb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OBJECTMETA_LABELSENTRY']._loaded_options = None
   _globals['_OBJECTMETA_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_OBJECTMETA']._serialized_start=67
-  _globals['_OBJECTMETA']._serialized_end=265
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=220
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=265
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._loaded_options = None
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_options = b'8\001'
+  _globals['_OBJECTMETA']._serialized_start=100
+  _globals['_OBJECTMETA']._serialized_end=571
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=424
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=469
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=471
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=521
 # @@protoc_insertion_point(module_scope)
