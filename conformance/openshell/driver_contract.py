@@ -230,7 +230,12 @@ def delete(ctx: SuiteContext) -> None:
             stream.next("sandbox", sandbox.id, T)
         except queue.Empty:
             raise AssertionError("WatchSandboxes did not report an existing sandbox when the stream opened") from None
-        assert drv.DeleteSandbox(cpb.DeleteSandboxRequest(**ids), timeout=T).deleted is True
+        if drv.DeleteSandbox(cpb.DeleteSandboxRequest(**ids), timeout=T).deleted is not True:
+            listed = as_dict(ctx.sandboxes.lister("Sandbox", ctx.namespace)(label_selector=f"{SANDBOX_ID}={sandbox.id}"))
+            still = [o["metadata"]["name"] for o in listed.get("items") or [] if not o["metadata"].get("deletionTimestamp")]
+            raise AssertionError(f"DeleteSandbox answered deleted=false for a sandbox that existed; still there, not being deleted: {still} "
+                                 "(a conflict on the resourceVersion it read, e.g. the controller's status write, must be "
+                                 "retried, not reported as already deleted)")
         try:
             stream.next("deleted", sandbox.id, ctx.config.timeout("sandbox_ready"))
         except queue.Empty:

@@ -186,7 +186,8 @@ class OpenShellServices:
             db = Path(tempfile.mkdtemp(prefix="osh-gw-"))
             self._stack.callback(shutil.rmtree, db, ignore_errors=True)
             self._gateway_handle = start_gateway(self.driver_socket(), db / "gateway.db", kubeconfig=self.cluster.kubeconfig,
-                                                 namespaces=[self.namespace], faults=self.options.faults & gateway_faults())
+                                                 namespaces=[self.namespace], faults=self.options.faults & gateway_faults(),
+                                                 workspace=self.workspace)
             self._stack.callback(self._gateway_handle.stop)
         return str(self._gateway_handle.address)
 

@@ -20,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Serve the openshell.v1 OpenShell subset, backed by a compute driver.")
     parser.add_argument("--listen", default="127.0.0.1:0", help="host:port (port 0: any free port; printed on start)")
     parser.add_argument("--driver-socket", required=True, help="Unix socket of the ComputeDriver")
+    parser.add_argument("--workspace", default="default", help="DriverSandbox.workspace of the sandboxes it creates (as upstream: default)")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
     parser.add_argument("--context", default=None, help="kubeconfig context (default: current)")
     parser.add_argument("--db", required=True, type=Path, help="SQLite file for sandbox ids, claim bindings and the key")
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            listen=args.listen, gateway_id=args.gateway_id,
                            sandbox_service_account=args.sandbox_service_account, namespace_mode=args.namespace_mode,
                            namespaces=args.namespaces, audience=args.audience, identity_source=args.identity_source,
-                           token_ttl_seconds=args.token_ttl, tls=tls)
+                           token_ttl_seconds=args.token_ttl, tls=tls, workspace=args.workspace)
     print(f"listening on {handle.address}", flush=True)
     serve_until_signalled(handle)
     return 0

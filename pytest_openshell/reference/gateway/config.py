@@ -35,6 +35,9 @@ class GatewayConfig:
     identity: IdentityPolicy = field(default_factory=lambda: IdentityPolicy(DEFAULT_NAMESPACES))
     identity_source: IdentitySource = "gateway"
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_S
+    # DriverSandbox.workspace of every sandbox it creates: upstream's gateway sends "default" unless
+    # told otherwise (a driver in operator mode needs the namespace's name here).
+    workspace: str = "default"
     faults: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:

@@ -84,6 +84,7 @@ def start_gateway(
     tls: TlsConfig | None = None,
     faults: Iterable[str] = frozenset(),
     max_workers: int = 16,
+    workspace: str = "default",
 ) -> GatewayHandle:
     """Serve the ``openshell.v1.OpenShell`` subset on ``listen`` (port 0: any free port; see ``handle.port``).
 
@@ -96,7 +97,8 @@ def start_gateway(
     """
     policy = IdentityPolicy.build(namespaces, namespace_mode, sandbox_service_account, audience)
     config = GatewayConfig(gateway_id=gateway_id, identity=policy, identity_source=identity_source,
-                           token_ttl_seconds=token_ttl_seconds, faults=fault_catalogue.validate(faults, "gateway"))
+                           token_ttl_seconds=token_ttl_seconds, workspace=workspace,
+                           faults=fault_catalogue.validate(faults, "gateway"))
     api, owned_api = open_api(kubeconfig, api_client, kube_context)
     closers = [api.close] if owned_api else []
     try:

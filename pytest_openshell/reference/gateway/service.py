@@ -76,7 +76,7 @@ class OpenShellService(opb_grpc.OpenShellServicer):
             if not key or not is_label_value(value):
                 raise StatusError(grpc.StatusCode.INVALID_ARGUMENT, f"label {key!r} is not valid")
         record = SandboxRecord(id=str(uuid.uuid4()), name=name, labels=dict(request.labels),
-                               spec=request.spec.SerializeToString())
+                               spec=request.spec.SerializeToString(), workspace=self.config.workspace)
         sandbox = translate.driver_sandbox(record, request.spec)
         self.driver.validate(sandbox)
         try:
