@@ -22,6 +22,7 @@ from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as c
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
 from pytest_openshell.contract.clients import call_failed, driver_client, gateway_client, open_channel, unix_target
+from pytest_openshell.contract.generation import Generation, driver_generation
 from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import Cluster
@@ -173,6 +174,15 @@ class OpenShellServices:
                                   fix="check that it serves openshell.compute.v1.ComputeDriver and read its log") from None
         return self._driver_stub
 
+    def driver_generation(self) -> Generation:
+        """Which contract generation the driver answered with (2026-08 or newer), and why we think so."""
+        try:
+            self.driver().AuthenticateSandbox(cpb.AuthenticateSandboxRequest(credential="generation-probe"), timeout=RPC_TIMEOUT_S)
+            probe = grpc.StatusCode.OK
+        except grpc.RpcError as exc:
+            probe = exc.code()  # type: ignore[attr-defined]
+        return driver_generation(self.capabilities(), probe)
+
     def capabilities(self) -> cpb.GetCapabilitiesResponse:
         return self.driver().GetCapabilities(cpb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT_S)
 
@@ -220,9 +230,11 @@ class OpenShellServices:
         env: dict[str, Any] = {}
         if self._driver_socket is not None:
             caps = self.capabilities()
+            generation = self.driver_generation()
             env["driver"] = {"underTest": True, "kind": "reference" if self.reference_driver else "external",
                              "endpoint": f"unix:{self._driver_socket}", "version": caps.driver_version,
-                             "workspace": self.workspace,
+                             "workspace": self.workspace, "contractGeneration": generation.name,
+                             "contractEvidence": generation.evidence,
                              "capabilities": {"supportsSandboxAuthentication": caps.supports_sandbox_authentication,
                                               "driverReportsRuntimeReadiness": caps.driver_reports_runtime_readiness}}
         if self._gateway_handle is not None or self.options.gateway_endpoint:

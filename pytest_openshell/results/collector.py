@@ -69,6 +69,10 @@ class ResultsCollector:
             result.skip_reason = result.skip_reason.removeprefix("Skipped: ")
         elif report.failed:
             result.outcome = "failed" if report.when == "call" else "error"
+            # The headline (the assertion or wait that failed) first: a long diagnostic would push it out of the tail.
+            crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
+            if crash:
+                result.notes.append(redact("failure: " + str(crash).splitlines()[0])[:600])
             result.notes.append(redact(str(report.longreprtext))[-2000:])
         for key, value in report.user_properties:
             if report.when != "teardown":
