@@ -63,4 +63,4 @@ def test_the_upstream_findings_are_recorded_as_such() -> None:
     findings = {f["id"]: f for f in RECORD["findings"]}
     stop = findings["stop-start-conflict"]
     assert stop["kind"] == "upstream-nonconformance" and "ALREADY_EXISTS" in stop["evidence"]
-    assert all(f.get("tests") and f.get("evidence") for f in findings.values())
+    assert all(f.get("tests") and f.get("evidence") and f.get("kind") in FAILURE_KINDS for f in findings.values())
