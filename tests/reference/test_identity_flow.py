@@ -39,7 +39,8 @@ def test_sandbox_object_carries_openshell_identity(gateway: GatewayHandle, k8s_a
     sandbox = create(gateway, "box")
     sandbox_id = sandbox.metadata.id
     assert sandbox.status.phase == opb.SandboxPhase.SANDBOX_PHASE_PROVISIONING
-    obj = SandboxAPI(k8s_api, agent_sandbox).get("Sandbox", sandbox_namespace, "box")
+    # Shared workspace mode, upstream's default: the platform object is named {workspace}--{name}.
+    obj = SandboxAPI(k8s_api, agent_sandbox).get("Sandbox", sandbox_namespace, "default--box")
     assert obj["apiVersion"].endswith(agent_sandbox.preferred())  # v1beta1 when served, else v1alpha1
     assert {k: obj["metadata"]["labels"].get(k) for k in (SANDBOX_ID, SANDBOX_NAME, SANDBOX_WORKSPACE, MANAGED_BY, GATEWAY_ID)} == {
         SANDBOX_ID: sandbox_id, SANDBOX_NAME: "box", SANDBOX_WORKSPACE: "default", MANAGED_BY: "openshell", GATEWAY_ID: "openshell"}
@@ -51,14 +52,14 @@ def test_sandbox_object_carries_openshell_identity(gateway: GatewayHandle, k8s_a
     [source] = volume["projected"]["sources"]
     assert source["serviceAccountToken"]["audience"] == "openshell-gateway"
     assert {"name": volume["name"], "mountPath": TOKEN_MOUNT_PATH, "readOnly": True} in pod_spec["containers"][0]["volumeMounts"]
-    pod = wait_pod(k8s_api, sandbox_namespace, "box")
+    pod = wait_pod(k8s_api, sandbox_namespace, "default--box")
     assert pod["metadata"]["annotations"][POD_SANDBOX_ID] == sandbox_id
 
 
 def test_pod_token_buys_a_gateway_jwt_that_refreshes(gateway: GatewayHandle, driver: DriverHandle, k8s_api: k8s.ApiClient,
                                                        sandbox_namespace: str) -> None:
     sandbox_id = create(gateway, "tok").metadata.id
-    token = pod_token(k8s_api, sandbox_namespace, wait_pod(k8s_api, sandbox_namespace, "tok"))
+    token = pod_token(k8s_api, sandbox_namespace, wait_pod(k8s_api, sandbox_namespace, "default--tok"))
     with gateway_client(gateway.address) as gw:
         issued = gw.IssueSandboxToken(opb.IssueSandboxTokenRequest(), metadata=bearer(token))
         assert jwt.get_unverified_header(issued.token)["alg"] == "EdDSA"
@@ -85,7 +86,7 @@ def test_pod_token_buys_a_gateway_jwt_that_refreshes(gateway: GatewayHandle, dri
 
 def test_wrong_audience_is_denied(gateway: GatewayHandle, k8s_api: k8s.ApiClient, sandbox_namespace: str) -> None:
     create(gateway, "aud")
-    token = pod_token(k8s_api, sandbox_namespace, wait_pod(k8s_api, sandbox_namespace, "aud"), audience="someone-else")
+    token = pod_token(k8s_api, sandbox_namespace, wait_pod(k8s_api, sandbox_namespace, "default--aud"), audience="someone-else")
     with gateway_client(gateway.address) as gw, pytest.raises(grpc.RpcError) as denied:
         gw.IssueSandboxToken(opb.IssueSandboxTokenRequest(), metadata=bearer(token))
     assert (denied.value.code(), denied.value.details()) == (grpc.StatusCode.UNAUTHENTICATED, "token not authenticated")

@@ -38,7 +38,7 @@ def test_warm_claim_carries_identity_only_through_the_pod_annotation(
         sandbox_id = gw.CreateSandbox(opb.CreateSandboxRequest(name="warm1", spec=spec)).sandbox.metadata.id
 
     claim = watch_until(api.lister("SandboxClaim", ns), lambda o: bool(o.get("status", {}).get("sandbox", {}).get("name")),
-                        timeout=TIMEOUT, what="claim bound", **named("warm1")).obj
+                        timeout=TIMEOUT, what="claim bound", **named("default--warm1")).obj  # shared mode: {workspace}--{name}
     assert claim["metadata"]["labels"][SANDBOX_ID] == sandbox_id
     assert claim["spec"]["additionalPodMetadata"] == {"annotations": {POD_SANDBOX_ID: sandbox_id}}
     adopted = claim["status"]["sandbox"]["name"]
