@@ -74,8 +74,12 @@ def implementation(config: pytest.Config) -> dict[str, Any]:
 
 
 def openshell_options(config: pytest.Config) -> dict[str, Any]:
-    """The harness options in effect, for the report's reproduce section."""
-    return {opt.flag: get(config, opt.ini) for opt in OPTIONS if get(config, opt.ini) not in (None, False, (), [])}
+    """The harness options in effect, for the report's reproduce section (as in effect: an endpoint
+    makes the gateway external, whatever --openshell-gateway said)."""
+    options = {opt.flag: get(config, opt.ini) for opt in OPTIONS if get(config, opt.ini) not in (None, False, (), [])}
+    if options.get("--openshell-gateway-endpoint") and options.get("--openshell-gateway") == "reference":
+        options["--openshell-gateway"] = "external"
+    return options
 
 
 def csv(config: pytest.Config, ini: str) -> tuple[str, ...]:

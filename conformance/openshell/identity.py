@@ -44,13 +44,21 @@ PROFILE = "gateway-identity"
 Present = Callable[[SuiteContext, str], Outcome]
 
 
-def _sandbox_with_pod(ctx: SuiteContext, prefix: str = "box") -> tuple[str, str, dict]:
+def _sandbox_with_pod(ctx: SuiteContext, prefix: str = "box", control: Present | None = None) -> tuple[str, str, dict]:
     """A sandbox created through the gateway: (its Sandbox's platform name, its id, its Ready pod).
 
     The platform name is what the driver chose (found by the id label), not the requested name.
+    ``control``: first present the pod's own token there and require its identity -- an
+    implementation that authenticates nothing would otherwise pass every denial case.
     """
     sandbox_id = create_sandbox(ctx, new_name(prefix))
     pod = pod_of(ctx, sandbox_id)
+    if control is not None:
+        with ctx.step("control: the sandbox's own pod token buys its identity"):
+            outcome = control(ctx, pod_token(ctx, pod))
+        assert outcome.sandbox_id == sandbox_id, (
+            f"control failed: the sandbox's own pod token got {outcome.sandbox_id!r} ({outcome.code} {outcome.reason}); "
+            "a denial below would prove nothing")
     return str(sandbox_of(ctx, sandbox_id)["metadata"]["name"]), sandbox_id, pod
 
 
@@ -74,7 +82,8 @@ def refresh(ctx: SuiteContext, present: Present) -> None:
     _, sandbox_id, pod = _sandbox_with_pod(ctx)
     sa_token = pod_token(ctx, pod)
     issued = present(ctx, sa_token)
-    assert issued.token and issued.sandbox_id == sandbox_id
+    assert issued.token and issued.sandbox_id == sandbox_id, \
+        f"the pod's token bought {issued.sandbox_id!r} ({issued.code} {issued.reason}), not a token for {sandbox_id}"
     gw = ctx.services.gateway()
     again = gw.RefreshSandboxToken(opb.RefreshSandboxTokenRequest(), metadata=bearer(issued.token), timeout=RPC_TIMEOUT_S)
     assert jwt.decode(again.token, options={"verify_signature": False})["sandbox_id"] == sandbox_id
@@ -84,17 +93,17 @@ def refresh(ctx: SuiteContext, present: Present) -> None:
 
 
 def wrong_audience(ctx: SuiteContext, present: Present) -> None:
-    *_, pod = _sandbox_with_pod(ctx)
+    *_, pod = _sandbox_with_pod(ctx, control=present)
     assert_denied(ctx, present(ctx, pod_token(ctx, pod, audience="someone-else")), "audience is not openshell-gateway")
 
 
 def not_pod_bound(ctx: SuiteContext, present: Present) -> None:
-    *_, pod = _sandbox_with_pod(ctx)
+    *_, pod = _sandbox_with_pod(ctx, control=present)
     assert_denied(ctx, present(ctx, pod_token(ctx, pod, bound=False)), "token not bound to a pod")
 
 
 def recreated_pod(ctx: SuiteContext, present: Present) -> None:
-    _, _, pod = _sandbox_with_pod(ctx)
+    _, _, pod = _sandbox_with_pod(ctx, control=present)
     token = pod_token(ctx, pod)
     mark = ctx.pods.mark()
     ctx.core.delete_namespaced_pod(pod["metadata"]["name"], ctx.namespace, grace_period_seconds=0)
@@ -104,7 +113,7 @@ def recreated_pod(ctx: SuiteContext, present: Present) -> None:
 
 
 def service_account_not_allowed(ctx: SuiteContext, present: Present) -> None:
-    name, sandbox_id, _ = _sandbox_with_pod(ctx)
+    name, sandbox_id, _ = _sandbox_with_pod(ctx, control=present)
     intruder: Any = {"metadata": {"name": "intruder"}}
     ctx.core.create_namespaced_service_account(ctx.namespace, intruder)
     forged = craft_pod(ctx, f"{name}-sa", sandbox_id=sandbox_id, owners=[owner(sandbox_object(ctx, name))], service_account="intruder")
@@ -112,7 +121,7 @@ def service_account_not_allowed(ctx: SuiteContext, present: Present) -> None:
 
 
 def namespace_not_allowed(ctx: SuiteContext, present: Present) -> None:
-    name, sandbox_id, _ = _sandbox_with_pod(ctx)
+    name, sandbox_id, _ = _sandbox_with_pod(ctx, control=present)
     other = ctx.extra_namespace("elsewhere")
     body = ctx.sandboxes.sandbox(name)
     body["metadata"]["labels"] = {SANDBOX_ID: sandbox_id}
@@ -123,7 +132,7 @@ def namespace_not_allowed(ctx: SuiteContext, present: Present) -> None:
 
 
 def owner_uid_mismatch(ctx: SuiteContext, present: Present) -> None:
-    name, sandbox_id, _ = _sandbox_with_pod(ctx)
+    name, sandbox_id, _ = _sandbox_with_pod(ctx, control=present)
     live = sandbox_object(ctx, name)
     forged = craft_pod(ctx, f"{name}-stale", sandbox_id=sandbox_id, owners=[owner(live)], hold=True)
     token = pod_token(ctx, forged)
@@ -136,14 +145,14 @@ def owner_uid_mismatch(ctx: SuiteContext, present: Present) -> None:
 
 
 def label_id_mismatch(ctx: SuiteContext, present: Present) -> None:
-    name_a, _, _ = _sandbox_with_pod(ctx, "a")
+    name_a, _, _ = _sandbox_with_pod(ctx, "a", control=present)
     _, id_b, _ = _sandbox_with_pod(ctx, "b")
     forged = craft_pod(ctx, f"{name_a}-x", sandbox_id=id_b, owners=[owner(sandbox_object(ctx, name_a))])
     assert_denied(ctx, present(ctx, pod_token(ctx, forged)), "pod annotation names another sandbox than its owner's label")
 
 
 def bad_owners(ctx: SuiteContext, present: Present) -> None:
-    name_a, id_a, _ = _sandbox_with_pod(ctx, "a")
+    name_a, id_a, _ = _sandbox_with_pod(ctx, "a", control=present)
     name_b, _, _ = _sandbox_with_pod(ctx, "b")
     a, b = sandbox_object(ctx, name_a), sandbox_object(ctx, name_b)
     weak = craft_pod(ctx, f"{name_a}-weak", sandbox_id=id_a, owners=[owner(a, controller=False)])
@@ -153,6 +162,7 @@ def bad_owners(ctx: SuiteContext, present: Present) -> None:
 
 
 def unknown_sandbox(ctx: SuiteContext, present: Present) -> None:
+    _sandbox_with_pod(ctx, "ctl", control=present)
     made_up = str(uuid.uuid4())
     body = ctx.sandboxes.sandbox("rogue")
     body["metadata"]["labels"] = {SANDBOX_ID: made_up}
@@ -163,6 +173,7 @@ def unknown_sandbox(ctx: SuiteContext, present: Present) -> None:
 
 
 def unclaimed_warm_pod(ctx: SuiteContext, present: Present) -> None:
+    _sandbox_with_pod(ctx, "ctl", control=present)
     openshell_pool(ctx, replicas=1)
     idle = next(p for p in (e.obj for e in ctx.pods.history) if p["metadata"]["name"].startswith("osh-pool-"))
     assert_denied(ctx, present(ctx, pod_token(ctx, wait_pod(ctx, idle["metadata"]["name"]))), "warm pod nobody claimed")
@@ -205,7 +216,7 @@ def hold(ctx: SuiteContext, kind: str, name: str) -> None:
 
 
 def template_annotation(ctx: SuiteContext, present: Present) -> None:
-    _, victim_id, _ = _sandbox_with_pod(ctx, "victim")
+    _, victim_id, _ = _sandbox_with_pod(ctx, "victim", control=present)
     openshell_pool(ctx, "forged-pool", 1, template_annotations={POD_SANDBOX_ID: victim_id}, opt_in=False)
     claim = ctx.sandboxes.create(ctx.namespace, ctx.sandboxes.claim("direct", template="forged-pool-tpl", pool="forged-pool"))
     bound = ctx.recorder("SandboxClaim").wait_for(
