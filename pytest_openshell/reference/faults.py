@@ -62,6 +62,10 @@ FAULTS: Mapping[str, Fault] = {f.name: f for f in (
     Fault("skip-label-id-check", BOTH,
           "Do not compare the owning Sandbox's openshell.ai/sandbox-id label with the pod annotation.",
           "identity/chain.py: step 7, owner ID comparison"),
+    Fault("deny-every-token", BOTH,
+          "Refuse every token, the sandbox's own included (as a gateway whose authenticator is off): every "
+          "denial case would pass, so only their controls can catch it.",
+          "identity/chain.py: before step 1"),
     Fault("ignore-delete-preconditions", DRIVER,
           "DeleteSandbox deletes whatever carries the name, without reading it first and without uid/resourceVersion "
           "preconditions, so it removes a replacement object (another sandbox's) it never looked at.",

@@ -31,3 +31,14 @@ def test_mutant_is_caught(fault: str, tmp_path: Path) -> None:
     errors = sorted(name for name, outcome in outcomes.items() if outcome == "error")
     assert not errors, f"harness errors against mutant {fault}: {errors}"
     assert caught, f"no conformance test fails against mutant {fault}: {outcomes}"
+
+
+def test_every_denial_case_is_controlled(tmp_path: Path) -> None:
+    """Against a gateway that refuses every token, the denial cases alone (the positive cases left out)
+    must fail: each first requires the sandbox's own token to be accepted. Without those controls
+    they all passed against an upstream gateway whose authenticator was off."""
+    denials = ("WrongAudienceDenied or UnboundTokenDenied or RecreatedPodTokenDenied or ServiceAccountNotAllowed or "
+               "NamespaceNotAllowed or OwnerUIDMismatchDenied or LabelIDMismatchDenied or NonControllerOrTwoOwnersDenied or "
+               "UnknownSandboxDenied or UnclaimedWarmPodDenied or TemplateInjectedIDDenied")
+    outcomes = run_suite(tmp_path, frozenset({"deny-every-token"}), ("gateway-identity",), ("-k", f"({denials}) and not Driver"))
+    assert len(outcomes) == 11 and set(outcomes.values()) == {"failed"}, outcomes

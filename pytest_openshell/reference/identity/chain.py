@@ -87,6 +87,8 @@ class ServiceAccountVerifier:
             raise Denied("identity backend unavailable") from exc
 
     def _verify(self, token: str) -> VerifiedSandbox:
+        if "deny-every-token" in self.faults:
+            raise Denied("token not authenticated")
         user = self._review(token)
         namespace = self._service_account(user)
         pod_name, pod_uid = self._pod_binding(user)
