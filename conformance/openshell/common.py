@@ -95,6 +95,7 @@ def present_to_gateway(ctx: SuiteContext, token: str) -> Outcome:
         issued = ctx.services.gateway().IssueSandboxToken(opb.IssueSandboxTokenRequest(), metadata=bearer(token), timeout=RPC_TIMEOUT_S)
     except grpc.RpcError as exc:
         return Outcome(None, exc.code(), str(exc.details()))  # type: ignore[attr-defined]
+    ctx.services.gateway_answered(issued)  # which contract generation the gateway speaks, for the report
     claims = jwt.decode(issued.token, options={"verify_signature": False})
     return Outcome(str(claims.get("sandbox_id")), token=issued.token)
 

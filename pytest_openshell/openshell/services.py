@@ -22,7 +22,7 @@ from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as c
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
 from pytest_openshell._proto.openshell.v1 import openshell_pb2_grpc as opb_grpc
 from pytest_openshell.contract.clients import call_failed, driver_client, gateway_client, open_channel, unix_target
-from pytest_openshell.contract.generation import Generation, driver_generation
+from pytest_openshell.contract.generation import Generation, driver_generation, token_generation
 from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import Cluster
@@ -127,6 +127,7 @@ class OpenShellServices:
     _driver_handle: Any = None
     _driver_stub: cpb_grpc.ComputeDriverStub | None = None
     _gateway_stub: opb_grpc.OpenShellStub | None = None
+    _gateway_generation: Generation | None = None
 
     @property
     def reference_driver(self) -> bool:
@@ -215,6 +216,10 @@ class OpenShellServices:
                 gateway_client(self.gateway_address(), root_certificates=tls[0], private_key=tls[1], certificate_chain=tls[2]))
         return self._gateway_stub
 
+    def gateway_answered(self, reply: Any) -> None:
+        """Note the contract generation a gateway's token answer shows (expiration_time or expires_at_ms)."""
+        self._gateway_generation = token_generation(reply) or self._gateway_generation
+
     @property
     def gateway_public_key(self) -> Any:
         """The reference gateway's verification key (None for an external gateway)."""
@@ -239,6 +244,9 @@ class OpenShellServices:
                                               "driverReportsRuntimeReadiness": caps.driver_reports_runtime_readiness}}
         if self._gateway_handle is not None or self.options.gateway_endpoint:
             env["gateway"] = {"underTest": True, "kind": self.options.gateway, "endpoint": self.gateway_address()}
+            if self._gateway_generation is not None:
+                env["gateway"] |= {"contractGeneration": self._gateway_generation.name,
+                                   "contractEvidence": self._gateway_generation.evidence}
         return env
 
     def close(self) -> None:

@@ -88,7 +88,13 @@ class ResultsCollector:
             elif key == PROPERTY_RECOMMENDATION:
                 result.recommendations.append(redact(json.loads(str(value))))
             elif key == PROPERTY_ENVIRONMENT:
-                self.environment.update(json.loads(str(value)))
+                # Merged a level deep: one test's view of the gateway (e.g. its contract generation,
+                # seen only when a token was issued) is not erased by the next test's.
+                for part, facts in json.loads(str(value)).items():
+                    if isinstance(facts, dict) and isinstance(self.environment.get(part), dict):
+                        self.environment[part] = {**self.environment[part], **facts}
+                    else:
+                        self.environment[part] = facts
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self) -> None:
