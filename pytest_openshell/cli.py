@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-import conformance
+from pytest_openshell.suite.registry import suites
 
 
 def conformance_dir() -> Path:
-    return Path(conformance.__file__).resolve().parent
+    """The shipped suite's directory (its pytest.ini is the run's ini)."""
+    return suites()[0].directory
 
 
 def build_args(argv: list[str]) -> list[str]:
     suite = conformance_dir()
-    args = [str(suite)]
+    args = [str(s.directory) for s in suites()]
     if not any(a == "-c" or a.startswith("--config-file") for a in argv):
         # The suites' own ini, so a user's unrelated pytest config cannot change what runs.
         args += ["-c", str(suite / "pytest.ini"), "--rootdir", str(suite)]

@@ -31,8 +31,9 @@ class SerialScopeScheduling(LoadScopeScheduling):
 
 def serial_test_names(*, with_openshell: bool = False) -> frozenset[str]:
     """Tests of the serial scope; ``with_openshell`` adds every OpenShell test (they share an external driver's namespace)."""
-    from conformance.agent_sandbox import TESTS as AGENT_SANDBOX
-    from conformance.openshell import TESTS as OPENSHELL
+    from pytest_openshell.openshell.services import OPENSHELL_PROFILES
+    from pytest_openshell.suite.registry import all_tests
 
-    serial = {t.short_name for t in (*AGENT_SANDBOX, *OPENSHELL) if t.serial}
-    return frozenset(serial | ({t.short_name for t in OPENSHELL} if with_openshell else set()))
+    tests = all_tests()
+    serial = {t.short_name for t in tests if t.serial}
+    return frozenset(serial | ({t.short_name for t in tests if t.profile in OPENSHELL_PROFILES} if with_openshell else set()))

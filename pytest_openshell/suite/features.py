@@ -1,14 +1,14 @@
-"""Features and profiles, read from ``conformance/features.yaml``."""
+"""Features and profiles, read from each registered suite's ``features.yaml`` (the shipped one:
+``conformance/features.yaml``) and merged into one catalogue."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
-
-import conformance
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,30 @@ class Catalogue:
 
 
 def default_path() -> Path:
-    return Path(conformance.__file__).resolve().parent / "features.yaml"
+    """The shipped suite's features.yaml."""
+    from pytest_openshell.suite.registry import suites
+
+    return suites()[0].features
+
+
+def _merged() -> dict[str, Any]:
+    from pytest_openshell.suite.registry import suites
+
+    out: dict[str, Any] = {"features": {}, "profiles": {}, "node_modes": {}, "provisional": {}, "recommendations": []}
+    for suite in suites():
+        raw = yaml.safe_load(suite.features.read_text())
+        for key in ("features", "profiles", "provisional"):
+            out[key].update(raw.get(key) or {})
+        for mode, names in (raw.get("node_modes") or {}).items():
+            out["node_modes"].setdefault(mode, []).extend(names)
+        out["recommendations"] += list(raw.get("recommendations") or ())
+    return out
 
 
 @lru_cache(maxsize=4)
 def load_catalogue(path: Path | None = None) -> Catalogue:
-    raw = yaml.safe_load((path or default_path()).read_text())
+    """One suite's catalogue (``path``), or every registered suite's merged (default)."""
+    raw = yaml.safe_load(path.read_text()) if path is not None else _merged()
     profiles = {
         name: Profile(name, tuple(spec.get("core", ())), tuple(spec.get("extended", ())))
         for name, spec in raw["profiles"].items()
