@@ -137,7 +137,11 @@ def render_stages(source: Path, cfg: EmbeddedConfig) -> str:
                 raise HarnessError(f"kwok stage {stage['metadata']['name']}: unknown snippet in selector key {req['key']!r}",
                                    fix=f"define it under x-jq in {source}")
         delay = stage["spec"].get("delay") or {}
-        expr = ((delay.get("durationFrom") or {}).get("expressionFrom")) or ""
+        source_expr = delay.get("durationFrom") or {}
+        if "expressionFrom" in source_expr:
+            for name, text in snippets.items():
+                source_expr["expressionFrom"] = source_expr["expressionFrom"].replace("${" + name + "}", text)
+        expr = source_expr.get("expressionFrom") or ""
         if READY_AFTER_ANNOTATION in expr:
             delay["durationMilliseconds"] = cfg.ready_after_ms
     return yaml.safe_dump_all(stages, sort_keys=False)

@@ -3,6 +3,8 @@ whose spec says they exit do, and the pod ends or restarts as its restartPolicy 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from kubernetes import client as k8s
 
@@ -28,6 +30,14 @@ def test_never_pod_exiting_nonzero_ends_failed_with_its_code(k8s_api: k8s.ApiCli
     bad = wait_pod(core, namespace, "bad", lambda p: phase("Succeeded")(p) or phase("Failed")(p), "finished").obj
     assert bad["status"]["phase"] == "Failed"
     assert container(bad)["state"]["terminated"]["exitCode"] == 3
+
+
+def test_sleep_before_exit_is_how_long_the_container_runs(k8s_api: k8s.ApiClient, namespace: str) -> None:
+    core = k8s.CoreV1Api(k8s_api)
+    core.create_namespaced_pod(namespace, pod("nap", ["sh", "-c", "sleep 1; exit 0"], restart="Never"))
+    terminated = container(wait_pod(core, namespace, "nap", phase("Succeeded"), "Succeeded").obj)["state"]["terminated"]
+    ran = datetime.fromisoformat(terminated["finishedAt"]) - datetime.fromisoformat(terminated["startedAt"])
+    assert ran.total_seconds() >= 1, terminated  # second-granular timestamps: a 1 s run spans at least one tick
 
 
 def test_annotation_gives_the_exit_code_of_any_command(k8s_api: k8s.ApiClient, namespace: str) -> None:
