@@ -9,6 +9,8 @@ manifests install it (namespace ``agent-sandbox-system``, its ServiceAccount and
 node while the real controller runs as the embedded cluster's host process), then runs every test
 with KUBECONFIG at the cluster. Tests that need what a simulated node cannot give (real container
 images, exec/port-forward into a container, a RuntimeClass) are not run, each named with why.
+Known deviation: tests that patch the Deployment's args (worker counts in the parallelism tests)
+roll its simulated pod, but the host controller keeps the flags it was started with.
 
 Last line: ``upstream_e2e_passed=<n> failed=<m> not_run=<k>``; exit 1 when a test failed.
 """

@@ -31,7 +31,7 @@ NODE_PATH = "/opt/local-path-provisioner"  # on the (simulated) node; never touc
 Start = Callable[[str, list[str]], Component]
 
 
-def config_files(node_name: str) -> dict[str, str]:
+def config_files() -> dict[str, str]:
     """The ConfigMap's data, as upstream's deploy/local-path-storage.yaml has it."""
     helper = {
         "apiVersion": "v1",
@@ -59,7 +59,7 @@ def objects(cfg: EmbeddedConfig) -> list[tuple[str, dict[str, Any]]]:
          {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns}}),
         (f"/api/v1/namespaces/{ns}/configmaps",
          {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": ns},
-          "data": config_files(cfg.node_name)}),
+          "data": config_files()}),
         ("/apis/storage.k8s.io/v1/storageclasses", {
             "apiVersion": "storage.k8s.io/v1",
             "kind": "StorageClass",
@@ -77,7 +77,7 @@ def start_provisioner(start: Start, binary: Path, lay: Layout, api: RestClient, 
     # What the upstream Deployment mounts from the ConfigMap at /etc/config.
     conf = lay.root / "local-path-config"
     conf.mkdir(exist_ok=True)
-    for name, text in config_files(cfg.node_name).items():
+    for name, text in config_files().items():
         (conf / name).write_text(text)
     argv = [
         str(binary),
