@@ -121,9 +121,10 @@ class AllureConformance:
             if p.name in (TEST_PARAMETER, LANE_PARAMETER) and len(p.value) > 1 and p.value[0] == p.value[-1] == "'":
                 p.value = p.value[1:-1]
         kept = [(p.name, str(p.value)) for p in result.parameters if not p.excluded]
-        result.historyId = history_id(result.fullName, kept)
         test = next(value for name, value in kept if name == TEST_PARAMETER)
-        result.testCaseId = history_id(result.fullName, [(TEST_PARAMETER, test)])  # the same test on any lane
+        result.fullName = f"{result.fullName}[{test}]"  # allure-pytest's is the test function's: one for the whole suite
+        result.historyId = history_id(result.fullName, kept)
+        result.testCaseId = history_id(result.fullName, [])  # the same test on any lane
 
 
 def _apply(described: Described) -> None:

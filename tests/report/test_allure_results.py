@@ -107,6 +107,7 @@ def test_rendered_report_groups_by_profile_and_feature_and_keeps_history(allure_
     suites = tree(json.loads((report / "data" / "suites.json").read_text()))
     assert set(suites) == {"compute-driver", "agent-sandbox-core"}, f"suites follow profiles, not pytest modules: {suites}"
 
+    assert len({r["fullName"] for r in first.values()}) == len(first), "each test has its own full name"
     for path in results.iterdir():
         assert "ConformanceTest(" not in path.read_text(), f"{path.name} carries a record's repr"
     capabilities = first["DriverCapabilities: GetCapabilities and listener requirements answer"]
