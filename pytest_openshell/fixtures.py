@@ -25,6 +25,7 @@ from pytest_openshell.openshell.services import OpenShellServices, ServiceOption
 from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, ProviderSettings, get_provider
+from pytest_openshell.report.allure_results import describe_lane
 from pytest_openshell.report.allure_support import step_hook
 from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_PROVISIONAL, PROPERTY_UNSUPPORTED
 from pytest_openshell.suite import ConformanceTest, Selection
@@ -161,6 +162,7 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
                 service_options: ServiceOptions) -> Iterator[SuiteContext]:
     """The context of one conformance test; parametrize it (indirectly) with ConformanceTest records."""
     record: ConformanceTest = request.param
+    describe_lane(request.config, agent_sandbox.version)
     dead = cluster.dead_components()
     if dead:
         pytest.fail("cluster component(s) died mid-run: " + "; ".join(f"{name} (log: {log})" for name, log in dead), pytrace=False)

@@ -30,6 +30,7 @@ from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.options import add_options, csv, get, implementation, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.redact import redact_text
+from pytest_openshell.report import allure_results
 from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
@@ -59,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _xdist_controller(config) and config.getoption("testrunuid", None) is None:
         # Chosen here rather than by xdist, so that the controller knows the run its workers share.
         config.option.testrunuid = uuid.uuid4().hex
+    allure_results.register(config)  # with --alluredir: results by profile and feature, stable history
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
