@@ -36,7 +36,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--openshell-profile", "openshell_profiles", "conformance profile to run (repeatable; default: all)", (), "linelist"),
     Option("--openshell-features", "openshell_features", "comma-separated features the implementation claims (default: all)"),
     Option("--openshell-provisional", "openshell_provisional",
-           "also run provisional tests (features of unmerged upstream proposals, e.g. the RFC 0005 warm path)", False, "bool"),
+           "also run provisional tests (features of unmerged upstream proposals, e.g. the warm-pooled sandboxes RFC warm path)", False, "bool"),
     Option("--openshell-skip-tests", "openshell_skip_tests", "comma-separated conformance test short names to skip"),
     Option("--openshell-timeouts", "openshell_timeouts_file", "YAML file of wait timeouts (name: seconds)"),
     Option("--openshell-timeout", "openshell_timeouts", "NAME=SECONDS wait timeout override (repeatable)", (), "linelist"),

@@ -37,7 +37,7 @@ def run_suite(workdir: Path, faults: frozenset[str], profiles: tuple[str, ...], 
     results = workdir / "results.json"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mutant.py", f"--openshell-results-json={results}",
            f"--openshell-report={workdir / 'report.yaml'}", *(f"--openshell-profile={p}" for p in profiles),
-           # The reference implements the provisional RFC 0005 warm path; its mutants are caught there.
+           # The reference implements the provisional warm-pooled sandboxes RFC warm path; its mutants are caught there.
            "--openshell-provisional", *extra]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1200)
     outcomes = {t["short_name"]: t["outcome"] for t in json.loads(results.read_text())["tests"]} if results.exists() else {}

@@ -39,7 +39,7 @@ def test_describe_core_extended_provisional_recommendation() -> None:
     assert {v for k, v in strict.labels if k == "feature"} == {"DriverCore", "DriverStrictValidation"}
     warm = describe(record("C", "compute-driver", "DriverCore", "DriverWarmPath"), catalogue, links)
     assert ("tag", "provisional") in warm.labels and warm.severity == "minor", "a provisional test is never a core failure"
-    assert "RFC 0005" in warm.description
+    assert "warm-pooled sandboxes" in warm.description
     extended = describe(record("D", "agent-sandbox-core", "SandboxSuspend"), catalogue, links)
     assert extended.severity == "minor" and ("tag", "provisional") not in extended.labels
 

@@ -24,8 +24,8 @@ def test_asking_or_claiming_the_feature_runs_it_still_marked_provisional() -> No
         assert verdict.run and verdict.provisional == ("Warm",)
 
 
-def test_the_shipped_catalogue_marks_the_rfc_0005_warm_path_provisional() -> None:
+def test_the_shipped_catalogue_marks_the_warm_pool_rfc_provisional() -> None:
     catalogue = load_catalogue()
     assert set(catalogue.provisional) == {"DriverWarmPath", "WarmClaimIdentity"}
-    assert all("RFC 0005" in why for why in catalogue.provisional.values())
+    assert all("warm-pooled sandboxes" in why for why in catalogue.provisional.values())
     assert set(catalogue.recommendations) == {"DriverStrictValidation", "StrictDenialCodes"}
