@@ -10,6 +10,7 @@ import pytest
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.providers import PROVIDERS, ProviderSettings
+from pytest_openshell.xdist_roles import worker_input
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def provider_settings(config: pytest.Config) -> ProviderSettings:
         binaries[name.strip()] = path.strip()
     port = get(config, "openshell_apiserver_port")
     kubeconfig = get(config, "openshell_kubeconfig")
-    workerinput = getattr(config, "workerinput", None)
+    workerinput = worker_input(config)
     return ProviderSettings(
         kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
         context=get(config, "openshell_kube_context") or None,

@@ -34,6 +34,7 @@ from pytest_openshell.report import allure_results
 from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
+from pytest_openshell.xdist_roles import is_controller, is_worker
 
 __all__ = ["agent_sandbox", "cluster", "conformance", "k8s_api", "namespace", "namespace_factory", "reference_faults",
            "service_options", "suite_config"]
@@ -55,16 +56,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "openshell_conformance: a conformance test record")
     if not config.pluginmanager.hasplugin("xdist"):  # latency tests carry it whether or not xdist is installed
         config.addinivalue_line("markers", "xdist_group(name): run with the other tests of this group on one xdist worker")
-    if not hasattr(config, "workerinput"):  # xdist workers forward their reports to the controller
+    if not is_worker(config):  # xdist workers forward their reports to the controller
         config.pluginmanager.register(ResultsCollector(config, get(config, "openshell_results_json") or None), COLLECTOR)
-    if _xdist_controller(config) and config.getoption("testrunuid", None) is None:
+    if is_controller(config) and config.getoption("testrunuid", None) is None:
         # Chosen here rather than by xdist, so that the controller knows the run its workers share.
         config.option.testrunuid = uuid.uuid4().hex
     allure_results.register(config)  # with --alluredir: results by profile and feature, stable history
-
-
-def _xdist_controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
 @pytest.hookimpl(trylast=True)
@@ -73,7 +70,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     still join); once they are all done it gives the cluster back and waits for it to stop, so
     nothing outlives the command."""
     config = session.config
-    if not _xdist_controller(config) or get(config, "openshell_cluster") != "embedded":
+    if not is_controller(config) or get(config, "openshell_cluster") != "embedded":
         return
     from pytest_openshell.providers.embedded import release_shared
 

@@ -6,10 +6,12 @@ import sys
 
 import pytest
 
+from pytest_openshell.xdist_roles import worker_id
+
 
 def terminal_progress(config: pytest.Config):  # type: ignore[no-untyped-def]
     capman = config.pluginmanager.getplugin("capturemanager")
-    worker = getattr(config, "workerinput", {}).get("workerid")
+    worker = worker_id(config)
     prefix = f"[openshell {worker}] " if worker else "[openshell] "
 
     def write(message: str) -> None:

@@ -48,8 +48,7 @@ class ResultsCollector:
             return None
         if report.nodeid not in self.results:
             meta = json.loads(str(props[PROPERTY_TEST]))
-            self.results[report.nodeid] = TestResult(report.nodeid, meta["short_name"], meta["profile"], meta["features"],
-                                                     lane=meta.get("lane"))
+            self.results[report.nodeid] = TestResult(report.nodeid, meta["short_name"], meta["profile"], meta["features"])
         return self.results[report.nodeid]
 
     @pytest.hookimpl

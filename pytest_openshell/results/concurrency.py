@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_openshell.xdist_roles import worker_id
+
 _PARAM = re.compile(r"\[([^\[\]]+)\](?:@[^\]]*)?$")
 
 
@@ -24,9 +26,7 @@ class Call:
 
 
 def worker_of(report: Any) -> str:
-    node = getattr(report, "node", None)  # set by xdist on the controller side
-    workerinput = getattr(node, "workerinput", None) or {}
-    return str(workerinput.get("workerid", "main"))
+    return worker_id(getattr(report, "node", None), "main")  # the node is set by xdist on the controller side
 
 
 def load_condition(mine: Call, calls: list[Call], workers: int) -> dict[str, Any]:

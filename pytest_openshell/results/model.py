@@ -57,5 +57,4 @@ class TestResult:
     measurements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
-    lane: str | None = None
     load: dict[str, Any] | None = None  # what ran beside it (see results.concurrency), for latency tests

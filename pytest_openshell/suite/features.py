@@ -36,11 +36,6 @@ class Catalogue:
     def provisional_features(self, features: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(f for f in features if f in self.provisional)
 
-    def profile_of(self, feature: str) -> Profile:
-        for profile in self.profiles.values():
-            if feature in profile.features:
-                return profile
-        raise KeyError(feature)
 
 
 def default_path() -> Path:
