@@ -90,9 +90,10 @@ def check_outputs(report_path: Path, allure: Path, junit: Path, lane: str, data:
     by_name = {}
     for f in allure.glob("*-result.json"):
         result = json.loads(f.read_text())
-        by_name[result["name"]] = result
+        test = next((str(p["value"]) for p in result.get("parameters") or [] if p["name"] == "test"), None)
+        by_name[test] = result  # the readable "test" parameter: the short name
     for name in failed:
-        result = by_name[f"test_agent_sandbox[{name}]"]
+        result = by_name[name]
         assert result["status"] == "failed" and result.get("attachments"), f"{name}: no attachments in allure"
         assert result.get("steps"), f"{name}: no steps in allure"
     assert (allure / "environment.properties").read_text().count("agentSandbox.version=" + lane) == 1
