@@ -13,7 +13,9 @@ from contextlib import contextmanager
 import pytest
 from kubernetes import client as k8s
 
+from pytest_openshell import podnet
 from pytest_openshell.agentsandbox.api import SandboxAPI
+from pytest_openshell.embedded.layout import POD_CIDR
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.kube.client import api_client
@@ -47,12 +49,24 @@ def provided_cluster(config: pytest.Config, provider_name: str, settings: Provid
     except HarnessError as exc:
         pytest.exit(f"pytest-openshell: {exc}", returncode=3)
     try:
+        if acquired.node_mode == "simulated":
+            podnet.block(simulated_pod_networks(acquired))
         yield acquired
     finally:
         with signals_deferred() as held:
             provider.release()
         if held:
             raise KeyboardInterrupt(f"signal {held[0]} (held until the cluster was released)")
+
+
+def simulated_pod_networks(cluster: Cluster) -> list[str]:
+    """Where simulated pods get their IPs: the nodes' podCIDRs (and the embedded cluster's whole pod
+    range, which kwok's address pool walks on into once a node's /24 is used up)."""
+    networks = [POD_CIDR] if cluster.provider == "embedded" else []
+    with api_client(cluster.kubeconfig) as client:
+        for node in k8s.CoreV1Api(client).list_node().items:
+            networks += list((node.spec and node.spec.pod_cidrs) or [])
+    return networks
 
 
 @pytest.fixture(scope="session")

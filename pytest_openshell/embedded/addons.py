@@ -1,4 +1,4 @@
-"""The two non-control-plane components: kwok (the simulated node) and the agent-sandbox controller."""
+"""Two non-control-plane components: kwok (the simulated node) and the agent-sandbox controller."""
 
 from __future__ import annotations
 
@@ -6,55 +6,42 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_openshell.embedded.config import KWOK_NODE_ANNOTATION, EmbeddedConfig, render_stages, simulated_node
 from pytest_openshell.embedded.layout import CLUSTER_DOMAIN, LOOPBACK, NODE_POD_CIDR, Layout
 from pytest_openshell.embedded.pki import CertPair
 from pytest_openshell.embedded.process import Component
 from pytest_openshell.embedded.rest import RestClient
 from pytest_openshell.resources import data_dir
 
-NODE_NAME = "kwok-node-0"
-KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"  # "fake" on nodes kwok simulates
 NODE_SELECTOR = f"{KWOK_NODE_ANNOTATION}=fake"
+# Taints a node carries until the node-lifecycle controller has seen it Ready and renewing its Lease.
+STARTUP_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 Start = Callable[[str, list[str]], Component]
 
 
-def simulated_node() -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": NODE_NAME,
-            "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "kwok"},
-        },
-        "spec": {"podCIDR": NODE_POD_CIDR, "podCIDRs": [NODE_POD_CIDR]},
-        "status": {
-            "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-            "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-        },
-    }
-
-
-def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient) -> Component:
-    api.create("/api/v1/nodes", simulated_node())
-    stages = data_dir("clusters") / "kwok" / "stages.yaml"
+def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: EmbeddedConfig) -> Component:
+    api.create("/api/v1/nodes", simulated_node(cfg, NODE_POD_CIDR, LOOPBACK))
+    stages = lay.root / "kwok-stages.yaml"
+    stages.write_text(render_stages(data_dir("clusters") / "kwok" / "stages.yaml", cfg))
     argv = [
         str(binary),
         f"--kubeconfig={lay.kubeconfig('kwok')}",
         f"--manage-nodes-with-annotation-selector={NODE_SELECTOR}",
         f"--node-ip={LOOPBACK}",
         "--server-address=",
-        "--node-lease-duration-seconds=0",
+        f"--node-lease-duration-seconds={int(cfg.node['lease_duration_seconds'])}",
+        f"--config={stages}",
     ]
-    if stages.exists():
-        argv.append(f"--config={stages}")
     return start("kwok", argv)
 
 
-def node_ready(api: RestClient) -> bool:
-    node = api.get(f"/api/v1/nodes/{NODE_NAME}") or {}
+def node_ready(api: RestClient, cfg: EmbeddedConfig) -> bool:
+    """Ready, and schedulable: the lifecycle controller has lifted the startup taints."""
+    node = api.get(f"/api/v1/nodes/{cfg.node_name}") or {}
     conds = (node.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+    taints = (node.get("spec") or {}).get("taints") or []
+    return (any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+            and not any(t.get("key") in STARTUP_TAINTS for t in taints))
 
 
 def start_controller(start: Start, binary: Path, lay: Layout, lane: str, webhook: bool, cert: CertPair) -> Component:

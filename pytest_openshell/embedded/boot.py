@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_openshell.embedded import addons, commands, crds
+from pytest_openshell.embedded import addons, commands, crds, storage
+from pytest_openshell.embedded.config import load_config
 from pytest_openshell.embedded.layout import LOOPBACK, SERVICE_CIDR, Layout, write_kubeconfig
 from pytest_openshell.embedded.pki import ClusterPKI
 from pytest_openshell.embedded.process import Component
@@ -46,6 +47,8 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     """Fill ``booted`` as components come up, so a failure midway can still stop them."""
     t0 = time.monotonic()
     lay.make_dirs()
+    cfg = load_config()
+    gates = cfg.feature_gates_flag()
     pki = ClusterPKI(lay.pki)
     pki.serving(
         "apiserver",
@@ -62,6 +65,8 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
         # kwok and the agent-sandbox controller get cluster-admin, as their upstream installs grant.
         "kwok": pki.client("kwok", "pytest-openshell-kwok", "system:masters"),
         "agent-sandbox-controller": pki.client("agent-sandbox-controller", "agent-sandbox-controller", "system:masters"),
+        # Upstream binds it to a ClusterRole over PVs, PVCs, nodes, pods (its helpers), events.
+        "local-path-provisioner": pki.client("local-path-provisioner", "local-path-provisioner", "system:masters"),
     }
     for name, pair in clients.items():
         write_kubeconfig(lay.kubeconfig(name), lay.server, pki.ca, pair.cert, pair.key)
@@ -78,13 +83,14 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     etcd = start("etcd", commands.etcd(Path(b["etcd"]), lay))
     etcd.wait_ready(lambda: _http_ok(f"http://{LOOPBACK}:{lay.ports.etcd_client}/health"), STARTUP_TIMEOUT_S)
     emit(f"etcd up ({time.monotonic() - t0:.1f}s)")
-    apiserver = start("kube-apiserver", commands.kube_apiserver(Path(b["kube-apiserver"]), lay))
+    apiserver = start("kube-apiserver", commands.kube_apiserver(Path(b["kube-apiserver"]), lay, gates))
     apiserver.wait_ready(api.healthy, STARTUP_TIMEOUT_S)
     emit(f"kube-apiserver ready ({time.monotonic() - t0:.1f}s)")
 
-    kcm = start("kube-controller-manager", commands.kube_controller_manager(Path(b["kube-controller-manager"]), lay))
-    start("kube-scheduler", commands.kube_scheduler(Path(b["kube-scheduler"]), lay))
-    kwok = addons.start_kwok(start, Path(b["kwok"]), lay, api)
+    kcm = start("kube-controller-manager", commands.kube_controller_manager(Path(b["kube-controller-manager"]), lay, gates))
+    start("kube-scheduler", commands.kube_scheduler(Path(b["kube-scheduler"]), lay, gates))
+    kwok = addons.start_kwok(start, Path(b["kwok"]), lay, api, cfg)
+    provisioner = storage.start_provisioner(start, Path(b["local-path-provisioner"]), lay, api, cfg)
 
     source = Path(spec.crd_source_dir)
     crd_objs = crds.load_crds(source)
@@ -101,7 +107,8 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     )
     kcm.wait_ready(lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default") is not None, STARTUP_TIMEOUT_S,
                    "ready (default ServiceAccount not created)")
-    kwok.wait_ready(lambda: addons.node_ready(api), STARTUP_TIMEOUT_S, "ready (simulated node not Ready)")
+    kwok.wait_ready(lambda: addons.node_ready(api, cfg), STARTUP_TIMEOUT_S, "ready (simulated node not Ready, or still tainted)")
+    provisioner.wait_ready(lambda: storage.default_class_present(api, cfg), STARTUP_TIMEOUT_S, "installed (default StorageClass)")
     controller.wait_ready(lambda: _http_ok(f"http://{LOOPBACK}:{lay.ports.controller_health}/readyz"), STARTUP_TIMEOUT_S)
     if crds.has_conversion_webhook(crd_objs):
         controller.wait_ready(lambda: _tls_serving(lay.ports.controller_webhook, pki.ca), STARTUP_TIMEOUT_S,
@@ -119,6 +126,8 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
         logs={c.name: str(c.log_file) for c in booted.components},
         pids={c.name: c.pid for c in booted.components},
         boot_seconds=round(time.monotonic() - t0, 3),
+        storage_class=cfg.storage["default_class"],
+        feature_gates=cfg.feature_gates,
     )
 
 

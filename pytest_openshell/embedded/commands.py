@@ -36,7 +36,7 @@ def etcd(binary: Path, lay: Layout) -> list[str]:
     ]
 
 
-def kube_apiserver(binary: Path, lay: Layout) -> list[str]:
+def kube_apiserver(binary: Path, lay: Layout, gates: list[str] | None = None) -> list[str]:
     pki = lay.pki
     return [
         str(binary),
@@ -56,16 +56,14 @@ def kube_apiserver(binary: Path, lay: Layout) -> list[str]:
         # A loopback advertise address cannot be an Endpoints IP; nothing needs that Service.
         "--endpoint-reconciler-type=none",
         "--enable-priority-and-fairness=false",
-        # Its not-ready taint is lifted by the node lifecycle controller, which a simulated
-        # node without a kubelet lease has no use for (see kube_controller_manager).
-        "--disable-admission-plugins=TaintNodesByCondition",
         "--profiling=false",
         f"--cert-dir={pki}",
         "--v=1",
+        *(gates or []),
     ]
 
 
-def _control_loop(binary: Path, kubeconfig: Path) -> list[str]:
+def _control_loop(binary: Path, kubeconfig: Path, gates: list[str] | None) -> list[str]:
     """What controller-manager and scheduler share: one identity, no serving port, no election."""
     return [
         str(binary),
@@ -76,25 +74,28 @@ def _control_loop(binary: Path, kubeconfig: Path) -> list[str]:
         "--secure-port=0",
         "--leader-elect=false",
         "--v=1",
+        *(gates or []),
     ]
 
 
-def kube_controller_manager(binary: Path, lay: Layout) -> list[str]:
+def kube_controller_manager(binary: Path, lay: Layout, gates: list[str] | None = None) -> list[str]:
     return [
-        *_control_loop(binary, lay.kubeconfig("controller-manager")),
+        *_control_loop(binary, lay.kubeconfig("controller-manager"), gates),
         f"--service-account-private-key-file={lay.pki / 'sa.key'}",
         f"--root-ca-file={lay.pki / 'ca.crt'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         f"--cluster-cidr={POD_CIDR}",
         "--allocate-node-cidrs=false",
         "--use-service-account-credentials=false",
-        # Embedded pods are simulated; evicting them for a missed heartbeat would be noise.
-        "--controllers=*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+        # The node-lifecycle controller runs as on any cluster: the simulated node renews its Lease.
+        # Off: node IPAM (the node registers with its podCIDR, as a kubelet given --pod-cidr does)
+        # and the cloud-provider loops (there is no cloud, as on a bare-metal cluster).
+        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
     ]
 
 
-def kube_scheduler(binary: Path, lay: Layout) -> list[str]:
-    return _control_loop(binary, lay.kubeconfig("scheduler"))
+def kube_scheduler(binary: Path, lay: Layout, gates: list[str] | None = None) -> list[str]:
+    return _control_loop(binary, lay.kubeconfig("scheduler"), gates)
 
 
 __all__ = ["CLUSTER_DOMAIN", "etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler"]

@@ -30,7 +30,7 @@ from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvid
 from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.cache import cache_root
 
-CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "local-path-provisioner")
 BOOT_TIMEOUT_S = 240.0
 TEARDOWN_TIMEOUT_S = 30.0
 POLL_S = 0.05
