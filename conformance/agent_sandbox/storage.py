@@ -1,5 +1,4 @@
-"""Profile agent-sandbox-lifecycle, storage: volumeClaimTemplates, and the template policies that say
-what a claim may add (volumes, env).
+"""Profile agent-sandbox-lifecycle, storage: a Sandbox's volumeClaimTemplates.
 
 Needs a default StorageClass that provisions dynamically (the embedded cluster has one); a cluster
 without one reports SandboxStorage unsupported.
@@ -7,13 +6,11 @@ without one reports SandboxStorage unsupported.
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conformance.agent_sandbox.checks import controller_of, ms, now, pod_ready, ready, uid
-from conformance.agent_sandbox.support import RUNNING_CONTAINER, pod_spec, reason_is, require_fields
+from conformance.agent_sandbox.checks import controller_of, ms, now, pod_ready, uid
+from conformance.agent_sandbox.support import RUNNING_CONTAINER, pod_spec, require_fields
 from pytest_openshell.agentsandbox import name_hash
 from pytest_openshell.agentsandbox.labels import NAME_HASH
 from pytest_openshell.kube.recorder import EventRecorder, is_named
@@ -30,7 +27,7 @@ def vct(name: str, size: str = "1Gi") -> Obj:
     return {"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
 
 
-def _mounting(*volumes: str) -> Obj:
+def mounting(*volumes: str) -> Obj:
     return pod_spec(dict(RUNNING_CONTAINER, volumeMounts=[{"name": v, "mountPath": f"/{v}"} for v in volumes]))
 
 
@@ -57,7 +54,7 @@ def sandbox_storage(ctx: SuiteContext) -> None:
     require_fields(ctx, "SandboxStorage", {"Sandbox": ["spec.volumeClaimTemplates"]})
     storage_class = require_default_storage(ctx)
     pvcs, pods, sb = _pvcs(ctx), ctx.pods, ctx.sandboxes
-    body = sb.sandbox("vol", _mounting("data"))
+    body = sb.sandbox("vol", mounting("data"))
     body["spec"]["volumeClaimTemplates"] = [vct("data")]
     box = sb.create(ctx.namespace, body)
     with ctx.step(f"the Sandbox's PVC data-vol is created, owned by it, and bound (StorageClass {storage_class})"):
@@ -92,56 +89,7 @@ def sandbox_storage(ctx: SuiteContext) -> None:
             raise AssertionError("the API accepted a change of the Sandbox's volumeClaimTemplates (it must be immutable)")
 
 
-# -- what a claim may add: template policies ----------------------------------------------------------
-def _policy_template(ctx: SuiteContext, name: str, **policies: Any) -> None:
-    body = ctx.sandboxes.template(name, _mounting("workspace"))
-    body["spec"].update(volumeClaimTemplates=[vct("workspace")], **policies)
-    ctx.sandboxes.create(ctx.namespace, body)
-    ctx.sandboxes.create(ctx.namespace, ctx.sandboxes.warm_pool(f"pool-{name}", name, 1))
-
-
-def template_policies(ctx: SuiteContext) -> None:
-    require_fields(ctx, "TemplatePolicies", {"SandboxTemplate": ["spec.volumeClaimTemplatesPolicy", "spec.envVarsInjectionPolicy"],
-                                             "SandboxClaim": ["spec.volumeClaimTemplates", "spec.env"]})
-    require_default_storage(ctx)
-    claims, pools, sb = ctx.recorder("SandboxClaim"), ctx.recorder("SandboxWarmPool"), ctx.sandboxes
-    _policy_template(ctx, "strict")  # both policies default: Disallowed
-    _policy_template(ctx, "open", volumeClaimTemplatesPolicy="Allowed", envVarsInjectionPolicy="Allowed")
-    for name in ("strict", "open"):
-        pools.wait_for(is_named(f"pool-{name}", lambda o: (o.get("status") or {}).get("readyReplicas") == 1),
-                       timeout=ctx.config.timeout("pool_ready"), what=f"pool pool-{name} ready", diagnose=ctx.diagnose)
-
-    def claim(name: str, template: str, **spec: Any) -> None:
-        body = sb.claim(name, template=template, pool=f"pool-{template}")
-        body["spec"].update(spec)
-        sb.create(ctx.namespace, body)
-
-    with ctx.step("Disallowed: a claim adding a volume is refused (VolumeClaimTemplatesError); one adding nothing is served warm"):
-        claim("no-vol", "strict", volumeClaimTemplates=[vct("extra")])
-        claim("plain", "strict")
-        claims.wait_for(is_named("no-vol", reason_is("Ready", "VolumeClaimTemplatesError", "False")), timeout=ctx.config.timeout("claim_ready"),
-                        what="claim no-vol Ready=False reason VolumeClaimTemplatesError", diagnose=ctx.diagnose)
-        plain = claims.wait_for(is_named("plain", ready), timeout=ctx.config.timeout("claim_ready"), what="claim plain Ready",
-                                diagnose=ctx.diagnose).obj
-        assert plain["status"]["sandbox"]["name"] != "plain", "a claim adding nothing was not served from the warm pool"
-    with ctx.step("Allowed: a claim adding a volume and an env var goes cold, its Sandbox has both"):
-        claim("with-vol", "open", volumeClaimTemplates=[vct("extra", "2Gi")], env=[{"name": "FROM_CLAIM", "value": "1"}])
-        done = claims.wait_for(is_named("with-vol", ready), timeout=ctx.config.timeout("claim_ready"), what="claim with-vol Ready",
-                               diagnose=ctx.diagnose).obj
-        assert done["status"]["sandbox"]["name"] == "with-vol", "a claim with volumeClaimTemplates was served warm (it must go cold)"
-        box = sb.get("Sandbox", ctx.namespace, "with-vol")
-        names = [v["metadata"]["name"] for v in box["spec"].get("volumeClaimTemplates") or []]
-        assert sorted(names) == ["extra", "workspace"], f"the cold Sandbox's volumeClaimTemplates: {names}"
-        envs = {e["name"] for c in box["spec"]["podTemplate"]["spec"]["containers"] for e in c.get("env") or []}
-        assert "FROM_CLAIM" in envs, f"the claim's env var was not injected: {envs}"
-        extra = ctx.api.sanitize_for_serialization(ctx.core.read_namespaced_persistent_volume_claim("extra-with-vol", ctx.namespace))
-        size = extra["spec"]["resources"]["requests"]["storage"]
-        assert size == "2Gi", f"PVC extra-with-vol requests {size}"
-
-
 TESTS = [
     ConformanceTest("SandboxStorage", "volumeClaimTemplates: a PVC per Sandbox, owned by it, immutable, bound to the same volume "
                     "across pod recreation", PROFILE, ("SandboxStorage",), sandbox_storage, latency=True),
-    ConformanceTest("TemplatePolicies", "a template's volumeClaimTemplatesPolicy / envVarsInjectionPolicy decide what a claim may "
-                    "add; a claim with volumes goes cold", PROFILE, ("SandboxStorage", "TemplatePolicies"), template_policies, serial=True),
 ]
