@@ -153,18 +153,20 @@ def claim_ttl(ctx: SuiteContext) -> None:
         gone_d = _wait_gone(ctx, claims, "deadline", "SandboxClaim")
         _wait_gone(ctx, boxes, "deadline", "Sandbox")
         _assert_not_early(claims, "deadline", "SandboxClaim", soon_due)
-    with ctx.step("DeleteForeground: the claim waits, being deleted, for its held pod"):
-        claims.wait_for(is_named("fg", deleting), timeout=EXPIRE_IN_S + EXPIRY_SLACK_S, what="claim fg being deleted",
-                        diagnose=ctx.diagnose)
-        pods.wait_for(is_named("fg", deleting), timeout=EXPIRY_SLACK_S, what="pod fg being deleted (the foreground cascade)",
-                      diagnose=ctx.diagnose)
-        held = ctx.sandboxes.get("SandboxClaim", ctx.namespace, "fg")
-        assert "foregroundDeletion" in (held["metadata"].get("finalizers") or []), \
-            f"claim fg is being deleted without foreground propagation: finalizers {held['metadata'].get('finalizers')}"
+    with ctx.step("DeleteForeground: the claim is deleted with foreground propagation; its held pod goes in the cascade"):
+        marked = claims.wait_for(is_named("fg", deleting), timeout=EXPIRE_IN_S + EXPIRY_SLACK_S, what="claim fg being deleted",
+                                 diagnose=ctx.diagnose).obj
+        assert "foregroundDeletion" in (marked["metadata"].get("finalizers") or []), \
+            f"claim fg is being deleted without foreground propagation: finalizers {marked['metadata'].get('finalizers')}"
+        pods.wait_for(is_named("fg", deleting), timeout=EXPIRY_SLACK_S, what="pod fg being deleted (the cascade)", diagnose=ctx.diagnose)
+        # Whether the claim outlives its held grandchild depends on the garbage collector deleting the Sandbox in
+        # foreground too; seen to differ under load (-n 2), so it is reported, not judged.
+        outlived = claims.find(is_named("fg", deleted=True)) is None
+        ctx.note(f"DeleteForeground: claim fg {'still there' if outlived else 'already gone'} while its pod was held")
         release_pod(ctx, "fg")
-        pod_gone = _wait_gone(ctx, pods, "fg", "pod")
-        claim_gone = _wait_gone(ctx, claims, "fg", "SandboxClaim")
-        assert claim_gone >= pod_gone, "claim fg went before its pod"
+        _wait_gone(ctx, pods, "fg", "pod")
+        _wait_gone(ctx, boxes, "fg", "Sandbox")
+        _wait_gone(ctx, claims, "fg", "SandboxClaim")
         _assert_not_early(claims, "fg", "SandboxClaim", fg_due)
     with ctx.step("the finished claim without a TTL is retained (the others expired meanwhile)"):
         _succeeded(pods, ctx, "kept")
