@@ -48,7 +48,7 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_openshell.cli", f"--agent-sandbox-version={lane}", f"--openshell-results-json={results}",
          f"--alluredir={allure}", f"--junitxml={junit}", "-q", *xdist, *check_args],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path), **check_env},
+        capture_output=True, text=True, timeout=900, cwd=tmp_path, env={**os.environ, "PYTHONPATH": pythonpath(tmp_path), **check_env},
     )
     assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(results.read_text())
@@ -61,6 +61,12 @@ def test_suite_verdicts_match_expectations(lane: str, tmp_path: Path, request: p
         assert threads_left.read_text() == "", "threads still running when pytest was done"
     report = check_outputs(tmp_path / "reports" / "conformance-report.yaml", allure, junit, lane, data)
     check_load_conditions(report, WORKERS[lane])
+
+
+def pythonpath(tmp_path: Path) -> str:
+    """tmp_path first (the exit-thread check's hook), then the caller's: a worktree run with
+    PYTHONPATH=$PWD tests its own suites, not the installed copy's."""
+    return os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
 
 
 def check_load_conditions(report: dict, workers: int) -> None:
