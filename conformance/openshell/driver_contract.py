@@ -115,7 +115,6 @@ def _no_early_ready(ctx: SuiteContext, stream: WatchStream, sandbox: cpb.DriverS
     long seen the object appear; whatever it reported by then is in our stream.
     """
     box = sandbox_of(ctx, sandbox.id)
-    name = box["metadata"]["name"]
     with ctx.step("hold the pod un-ready; the driver must not report Ready"):
         pod = wait_pod(ctx, pod_name_of(box), predicate=lambda p: True)
         if HOLD_READY not in (pod["metadata"].get("labels") or {}):
@@ -124,7 +123,7 @@ def _no_early_ready(ctx: SuiteContext, stream: WatchStream, sandbox: cpb.DriverS
             return
         boxes.wait_for(is_labelled(SANDBOX_ID, sandbox.id,
                                    lambda o: (cond := condition_of(o, "Ready")) is not None and cond.get("status") != "True"),
-                       timeout=T, what=f"Sandbox {name} status written, not Ready", diagnose=ctx.diagnose)
+                       timeout=T, what=f"Sandbox {box['metadata']['name']} status written, not Ready", diagnose=ctx.diagnose)
         early = [e for e in stream.received(sandbox.id) if condition(e, "Ready") == "True"]
         if early:
             now_pod = ctx.core.read_namespaced_pod(pod["metadata"]["name"], pod["metadata"]["namespace"])
@@ -135,7 +134,6 @@ def _no_early_ready(ctx: SuiteContext, stream: WatchStream, sandbox: cpb.DriverS
                                  + ctx.diagnose())
     with ctx.step("release the pod"):
         ctx.core.patch_namespaced_pod(pod["metadata"]["name"], pod["metadata"]["namespace"], {"metadata": {"labels": {HOLD_READY: None}}})
-    del name
 
 
 def create_and_ready(ctx: SuiteContext) -> None:
@@ -187,7 +185,7 @@ def create_and_ready(ctx: SuiteContext) -> None:
     assert sandbox.id in {s.id for s in drv.ListSandboxes(cpb.ListSandboxesRequest(), timeout=T).sandboxes}
 
 
-def _idempotent(ctx: SuiteContext, rpc: str, call: object, req: object) -> None:
+def _idempotent(rpc: str, call: object, req: object) -> None:
     """The contract: Stop and Start are idempotent. Any error, on the first call or the second, breaks it."""
     for attempt in (1, 2):
         try:
@@ -206,14 +204,14 @@ def stop_start(ctx: SuiteContext) -> None:
     ids = {"sandbox_id": sandbox.id, "sandbox_name": name}
     mark = ctx.pods.mark()
     with ctx.step("StopSandbox twice, right after Ready"):
-        _idempotent(ctx, "StopSandbox", drv.StopSandbox, cpb.StopSandboxRequest(**ids))
+        _idempotent("StopSandbox", drv.StopSandbox, cpb.StopSandboxRequest(**ids))
     ctx.pods.wait_for(lambda ev: ev.name == platform and ev.type == "DELETED", since=mark, timeout=ctx.config.timeout("suspend"),
                       what="pod gone after Stop", diagnose=ctx.diagnose)
-    spec = ctx.sandboxes.get("Sandbox", ctx.namespace, pod_name_of(sandbox_of(ctx, sandbox.id)))["spec"]
+    spec = ctx.sandboxes.get("Sandbox", ctx.namespace, sandbox_of(ctx, sandbox.id)["metadata"]["name"])["spec"]
     assert spec.get("operatingMode") == "Suspended" or spec.get("replicas") == 0, spec
     mark = ctx.pods.mark()
     with ctx.step("StartSandbox twice"):
-        _idempotent(ctx, "StartSandbox", drv.StartSandbox, cpb.StartSandboxRequest(**ids))
+        _idempotent("StartSandbox", drv.StartSandbox, cpb.StartSandboxRequest(**ids))
     wait_pod(ctx, platform, since=mark, predicate=lambda p: p["metadata"]["uid"] != pod["metadata"]["uid"] and ready(p))
 
 
