@@ -11,6 +11,7 @@ import jwt
 from kubernetes import client as k8s
 
 from conformance.agent_sandbox.checks import pod_ready
+from conformance.agent_sandbox.support import HOLD  # one finalizer of ours, whichever suite holds an object
 from conformance.openshell.platform import wait_pod
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
@@ -116,7 +117,6 @@ def assert_denied(ctx: SuiteContext, outcome: Outcome, why: str) -> None:
                            "not UNAUTHENTICATED or PERMISSION_DENIED")
 
 
-HOLD = "pytest-openshell.io/hold"
 
 
 def craft_pod(ctx: SuiteContext, name: str, *, sandbox_id: str | None, owners: list[dict[str, Any]],
