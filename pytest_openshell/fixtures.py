@@ -175,9 +175,9 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
             request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(list(verdict.unsupported))))
         pytest.skip(verdict.reason)
     if (missing := service_options.without_driver(record.profile, record.features)) is not None:
-        request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(["DriverCore" if record.profile == "compute-driver"
-                                                                                 else "DriverAuthentication"])))
-        pytest.skip(missing)
+        reason, unsupported = missing
+        request.node.user_properties.append((PROPERTY_UNSUPPORTED, json.dumps(unsupported)))
+        pytest.skip(reason)
     request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(cluster_environment(cluster))))
     shared = service_options.shared_namespace(record.profile)
     name = shared or namespace_factory.create(record.short_name)

@@ -78,9 +78,14 @@ def openshell_options(config: pytest.Config) -> dict[str, Any]:
     """The harness options in effect, for the report's reproduce section (as in effect: an endpoint
     makes the gateway external, whatever --openshell-gateway said)."""
     options = {opt.flag: get(config, opt.ini) for opt in OPTIONS if get(config, opt.ini) not in (None, False, (), [])}
-    if options.get("--openshell-gateway-endpoint") and options.get("--openshell-gateway") == "reference":
-        options["--openshell-gateway"] = "external"
+    options["--openshell-gateway"] = effective_gateway(options.get("--openshell-gateway", "reference"),
+                                                       options.get("--openshell-gateway-endpoint"))
     return options
+
+
+def effective_gateway(gateway: str, endpoint: str | None) -> str:
+    """An endpoint makes the gateway external, whatever --openshell-gateway said (it defaults to reference)."""
+    return "external" if endpoint and gateway == "reference" else gateway
 
 
 def csv(config: pytest.Config, ini: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from pytest_openshell.contract.clients import call_failed, driver_client, gatewa
 from pytest_openshell.contract.generation import Generation, driver_generation, token_generation
 from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.options import effective_gateway
 from pytest_openshell.providers import Cluster
 
 IMAGE = "localhost/pytest-openshell/sandbox:2"
@@ -53,19 +54,24 @@ class ServiceOptions:
         """A driver or gateway the harness did not start: its sandboxes live in the namespace it serves."""
         return bool(self.driver_socket or self.gateway_endpoint)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gateway", effective_gateway(self.gateway, self.gateway_endpoint))  # frozen: derived once
+
     def shared_namespace(self, profile: str) -> str | None:
         """The external driver's namespace, where tests of ``profile`` must run; None: a fresh one per test."""
         return self.driver_namespace if self.external and profile in OPENSHELL_PROFILES else None
 
-    def without_driver(self, profile: str, features: tuple[str, ...]) -> str | None:
-        """Why a test cannot run: it talks to the driver, and the driver behind an external gateway was
-        not given. Never silently the reference driver instead (it is not the one the gateway uses)."""
+    def without_driver(self, profile: str, features: tuple[str, ...]) -> tuple[str, list[str]] | None:
+        """Why a test cannot run, and the features to report unsupported: it talks to the driver, and the
+        driver behind an external gateway was not given. Never silently the reference driver instead
+        (it is not the one the gateway uses)."""
         if not self.gateway_endpoint or self.driver_socket:
             return None
-        if profile == "compute-driver" or "DriverAuthentication" in features:
-            return ("no driver under test: the external gateway's compute driver was not given "
-                    "(--openshell-driver-socket), and the reference driver is not the one it uses")
-        return None
+        unsupported = ["DriverCore"] if profile == "compute-driver" else ["DriverAuthentication"] if "DriverAuthentication" in features else []
+        if not unsupported:
+            return None
+        return ("no driver under test: the external gateway's compute driver was not given "
+                "(--openshell-driver-socket), and the reference driver is not the one it uses"), unsupported
 
     def validate(self) -> None:
         if self.gateway == "helm":
@@ -74,8 +80,6 @@ class ServiceOptions:
         if not is_label_value(self.workspace) or not self.workspace:
             raise HarnessError(f"--openshell-workspace {self.workspace!r} is not a Kubernetes label value",
                                fix="use lowercase letters, digits and '-' (the upstream gateway sends 'default')")
-        if self.gateway_endpoint and self.gateway == "reference":
-            object.__setattr__(self, "gateway", "external")
         if self.gateway == "external" and not self.gateway_endpoint:
             raise HarnessError("--openshell-gateway=external needs --openshell-gateway-endpoint HOST:PORT")
         if self.driver_socket:
