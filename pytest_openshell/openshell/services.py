@@ -120,6 +120,10 @@ class ServiceOptions:
             channel.close()
 
 
+# Driver (socket, or "reference") -> its contract generation, for the life of the process.
+_GENERATIONS: dict[str, Generation] = {}
+
+
 @dataclass
 class OpenShellServices:
     cluster: Cluster
@@ -180,7 +184,17 @@ class OpenShellServices:
         return self._driver_stub
 
     def driver_generation(self) -> Generation:
-        """Which contract generation the driver answered with (2026-08 or newer), and why we think so."""
+        """Which contract generation the driver answered with (2026-08 or newer), and why we think so.
+
+        Asked once per driver and process: every test's teardown reports its environment, and the
+        probe costs the driver a TokenReview each time.
+        """
+        key = str(self.options.driver_socket or "reference")
+        if key not in _GENERATIONS:
+            _GENERATIONS[key] = self._probe_generation()
+        return _GENERATIONS[key]
+
+    def _probe_generation(self) -> Generation:
         try:
             self.driver().AuthenticateSandbox(cpb.AuthenticateSandboxRequest(credential="generation-probe"), timeout=RPC_TIMEOUT_S)
             probe = grpc.StatusCode.OK
