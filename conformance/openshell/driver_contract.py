@@ -17,7 +17,15 @@ import grpc
 
 from conformance.agent_sandbox.checks import ms, now, ready
 from conformance.openshell.common import new_name, openshell_pool
-from conformance.openshell.platform import claim_of, pod_name_of, pod_of, reported_name_matches, sandbox_of, wait_pod
+from conformance.openshell.platform import (
+    claim_of,
+    pod_name_of,
+    pod_of,
+    reported_name_matches,
+    sandbox_of,
+    sandboxes_labelled,
+    wait_pod,
+)
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell.contract.clients import WatchStream, driver_channel
 from pytest_openshell.contract.labels import (
@@ -30,7 +38,6 @@ from pytest_openshell.contract.labels import (
     TOKEN_AUDIENCE,
 )
 from pytest_openshell.kube.recorder import EventRecorder, is_labelled
-from pytest_openshell.kube.waits import as_dict
 from pytest_openshell.kube.waits import condition as condition_of
 from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
 from pytest_openshell.results.model import Measurement
@@ -84,8 +91,7 @@ def validate(ctx: SuiteContext) -> None:
         err = _refused(drv.CreateSandbox, cpb.CreateSandboxRequest(sandbox=bad))
     assert err is not None, "a sandbox name that is not a DNS-1123 label was accepted by both Validate and Create"
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, f"invalid name: {err.code()} {err.details()}"  # type: ignore[attr-defined]
-    listed = as_dict(ctx.sandboxes.lister("Sandbox", ctx.namespace)(label_selector=f"{SANDBOX_ID}={bad.id}"))
-    leaked = [o["metadata"]["name"] for o in listed.get("items") or []]
+    leaked = [o["metadata"]["name"] for o in sandboxes_labelled(ctx, bad.id)]
     assert not leaked, f"a refused request left platform objects: {leaked}"
 
 
@@ -229,8 +235,7 @@ def delete(ctx: SuiteContext) -> None:
         except queue.Empty:
             raise AssertionError("WatchSandboxes did not report an existing sandbox when the stream opened") from None
         if drv.DeleteSandbox(cpb.DeleteSandboxRequest(**ids), timeout=T).deleted is not True:
-            listed = as_dict(ctx.sandboxes.lister("Sandbox", ctx.namespace)(label_selector=f"{SANDBOX_ID}={sandbox.id}"))
-            still = [o["metadata"]["name"] for o in listed.get("items") or [] if not o["metadata"].get("deletionTimestamp")]
+            still = [o["metadata"]["name"] for o in sandboxes_labelled(ctx, sandbox.id) if not o["metadata"].get("deletionTimestamp")]
             raise AssertionError(f"DeleteSandbox answered deleted=false for a sandbox that existed; still there, not being deleted: {still} "
                                  "(a conflict on the resourceVersion it read, e.g. the controller's status write, must be "
                                  "retried, not reported as already deleted)")

@@ -16,7 +16,7 @@ from conformance.agent_sandbox.checks import pod_ready
 from pytest_openshell.agentsandbox.labels import POD_NAME_ANNOTATION
 from pytest_openshell.contract.labels import SANDBOX_ID
 from pytest_openshell.kube.recorder import is_labelled, is_named
-from pytest_openshell.kube.waits import Obj
+from pytest_openshell.kube.waits import Obj, as_dict
 from pytest_openshell.suite.context import SuiteContext
 
 
@@ -26,6 +26,12 @@ def sandbox_of(ctx: SuiteContext, sandbox_id: str, *, timeout: float | None = No
     return ctx.watched("Sandbox").wait_for(
         is_labelled(SANDBOX_ID, sandbox_id, pred), timeout=timeout or ctx.config.timeout("sandbox_ready"),
         what=f"a Sandbox labelled {SANDBOX_ID}={sandbox_id}", diagnose=ctx.diagnose).obj
+
+
+def sandboxes_labelled(ctx: SuiteContext, sandbox_id: str) -> list[Obj]:
+    """The Sandboxes carrying ``sandbox_id`` now (a list, not a wait: for checking what is left)."""
+    listed = as_dict(ctx.sandboxes.lister("Sandbox", ctx.namespace)(label_selector=f"{SANDBOX_ID}={sandbox_id}"))
+    return list(listed.get("items") or [])
 
 
 def claim_of(ctx: SuiteContext, sandbox_id: str, *, timeout: float | None = None, **kw: Any) -> Obj:
