@@ -101,10 +101,15 @@ class ServiceOptions:
             raise HarnessError(f"{what} serves one namespace of its own",
                                fix="name it with --openshell-driver-namespace (dedicate it to the run: the suites delete what they create there)")
 
+    def tls_material(self) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """The gateway's CA, the client key and the client certificate, read from their files."""
+        ca, key, cert = (Path(p).read_bytes() if p else None for p in (self.gateway_ca, self.gateway_key, self.gateway_cert))
+        return ca, key, cert
+
     def probe_gateway(self) -> None:
         """Fail before any test when the gateway cannot be reached (or its TLS does not match)."""
         assert self.gateway_endpoint is not None
-        ca, key, cert = (Path(p).read_bytes() if p else None for p in (self.gateway_ca, self.gateway_key, self.gateway_cert))
+        ca, key, cert = self.tls_material()
         channel = open_channel(self.gateway_endpoint, root_certificates=ca, private_key=key, certificate_chain=cert)
         ready = grpc.channel_ready_future(channel)
         try:
@@ -229,9 +234,9 @@ class OpenShellServices:
                     o.probe_gateway()
                 except HarnessError as exc:
                     raise AssertionError(f"the gateway stopped answering mid-run: {exc}") from None
-            tls = [Path(p).read_bytes() if p else None for p in (o.gateway_ca, o.gateway_key, o.gateway_cert)]
+            ca, key, cert = o.tls_material()
             self._gateway_stub = self._stack.enter_context(
-                gateway_client(self.gateway_address(), root_certificates=tls[0], private_key=tls[1], certificate_chain=tls[2]))
+                gateway_client(self.gateway_address(), root_certificates=ca, private_key=key, certificate_chain=cert))
         return self._gateway_stub
 
     def gateway_answered(self, reply: Any) -> None:
