@@ -139,6 +139,10 @@ def _no_early_ready(ctx: SuiteContext, stream: WatchStream, sandbox: cpb.DriverS
                                  f"pod phase {phase}, labels {labels}\n"
                                  + ctx.diagnose())
     with ctx.step("release the pod"):
+        # From the Sandbox's pod template too: the controller propagates template labels to the pod and
+        # puts a label removed from the pod alone back, before the node's readiness delay has passed.
+        ctx.sandboxes.patch("Sandbox", ctx.namespace, box["metadata"]["name"],
+                            {"spec": {"podTemplate": {"metadata": {"labels": {HOLD_READY: None}}}}})
         ctx.core.patch_namespaced_pod(pod["metadata"]["name"], pod["metadata"]["namespace"], {"metadata": {"labels": {HOLD_READY: None}}})
 
 
