@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from pytest_openshell.agentsandbox.schema import missing_fields
 from pytest_openshell.kube.waits import Obj, condition
 from pytest_openshell.suite.context import SuiteContext
@@ -77,16 +79,33 @@ def require_fields(ctx: SuiteContext, feature: str, fields: dict[str, list[str]]
 
 def hold_pod(ctx: SuiteContext, name: str) -> None:
     """Put our finalizer on the pod (it lingers, Terminating, once deleted) and release it at the end."""
-    ctx.core.patch_namespaced_pod(name, ctx.namespace, {"metadata": {"finalizers": [HOLD]}})
+    _edit_finalizers(ctx, name, lambda kept: [*kept, HOLD] if HOLD not in kept else kept)
     ctx.defer(lambda: release_pod(ctx, name))
 
 
 def release_pod(ctx: SuiteContext, name: str) -> None:
-    meta = ctx.core.read_namespaced_pod(name, ctx.namespace).metadata
-    assert meta is not None
-    kept = [f for f in (meta.finalizers or []) if f != HOLD]
-    # Guarded by resourceVersion: a finalizer someone else added meanwhile is never dropped.
-    ctx.core.patch_namespaced_pod(name, ctx.namespace, {"metadata": {"finalizers": kept or None, "resourceVersion": meta.resource_version}})
+    _edit_finalizers(ctx, name, lambda kept: [f for f in kept if f != HOLD])
+
+
+CONFLICT_RETRIES = 20  # a pod's status moves under us (the node, the controller); each retry re-reads it
+
+
+def _edit_finalizers(ctx: SuiteContext, name: str, edit: Callable[[list[str]], list[str]]) -> None:
+    """Read-modify-write of the pod's finalizers, guarded by resourceVersion so a finalizer someone
+    else added meanwhile is never dropped; a 409 means the pod changed since we read it: read again."""
+    for _ in range(CONFLICT_RETRIES):
+        meta = ctx.core.read_namespaced_pod(name, ctx.namespace).metadata
+        assert meta is not None
+        finalizers = edit(list(meta.finalizers or []))
+        try:
+            ctx.core.patch_namespaced_pod(name, ctx.namespace, {"metadata": {"finalizers": finalizers or None,
+                                                                             "resourceVersion": meta.resource_version}})
+            return
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    raise AssertionError(f"pod {ctx.namespace}/{name}: its finalizers could not be changed in {CONFLICT_RETRIES} tries: "
+                         "every write conflicted with another writer")
 
 
 def cold_source(ctx: SuiteContext, template: str, pod: Obj, pool: str) -> str | None:
