@@ -188,17 +188,15 @@ def suspend_resume(ctx: SuiteContext) -> None:
 
 
 TESTS = [
-    ConformanceTest("SandboxReady", "a Sandbox gets its own Pod and turns Ready", PROFILE, ("SandboxCore",), sandbox_ready,
-                    ("agent-sandbox/sandbox.yaml",)),
+    ConformanceTest("SandboxReady", "a Sandbox gets its own Pod and turns Ready", PROFILE, ("SandboxCore",), sandbox_ready),
     ConformanceTest("SandboxHeadlessService", "spec.service gives a headless Service selecting the Sandbox", PROFILE,
-                    ("SandboxCore", "SandboxService"), headless_service, (SERVICE_MANIFEST,)),
+                    ("SandboxCore", "SandboxService"), headless_service),
     ConformanceTest("ServiceStableAcrossPodRecreation", "an evicted pod is replaced; the Service stays and follows it", PROFILE,
-                    ("SandboxService", "SandboxPodRecreate"), pod_recreate, (SERVICE_MANIFEST,), latency=True),
+                    ("SandboxService", "SandboxPodRecreate"), pod_recreate, latency=True),
     ConformanceTest("ServiceDNSAcrossPodRecreation", "a client resolving the Service's DNS name reaches each recreated pod",
-                    PROFILE, ("SandboxService", "SandboxPodRecreate", "SandboxServiceDNS"), pod_recreate_dns,
-                    (SERVICE_MANIFEST,), latency=True),
+                    PROFILE, ("SandboxService", "SandboxPodRecreate", "SandboxServiceDNS"), pod_recreate_dns, latency=True),
     ConformanceTest("ServiceSurvivesPodFailure", "a failed pod is replaced by a serving one; the Service stays", PROFILE,
-                    ("SandboxService", "SandboxPodFailureRecovery"), pod_failure, (SERVICE_MANIFEST,), latency=True),
+                    ("SandboxService", "SandboxPodFailureRecovery"), pod_failure, latency=True),
     ConformanceTest("ServiceAcrossSuspendResume", "suspend empties the Service's endpoints, resume refills them", PROFILE,
-                    ("SandboxService", "SandboxSuspend"), suspend_resume, (SERVICE_MANIFEST,), latency=True),
+                    ("SandboxService", "SandboxSuspend"), suspend_resume, latency=True),
 ]

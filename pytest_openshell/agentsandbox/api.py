@@ -12,8 +12,8 @@ from typing import Any, cast
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from pytest_openshell.agentsandbox.installed import AgentSandbox
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
-from pytest_openshell.providers.base import AgentSandbox
 
 Obj = dict[str, Any]
 PLURALS = {"Sandbox": "sandboxes", "SandboxTemplate": "sandboxtemplates", "SandboxWarmPool": "sandboxwarmpools", "SandboxClaim": "sandboxclaims"}

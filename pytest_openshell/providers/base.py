@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pytest_openshell.agentsandbox.installed import AgentSandbox
+
+__all__ = ["AgentSandbox", "Cluster", "ClusterProvider", "Progress", "ProviderSettings", "docker_cluster_name"]
+
 Progress = Callable[[str], None]
 
 
@@ -26,24 +30,6 @@ class ProviderSettings:
     run_id: str | None = None  # shared by all pytest-xdist workers of one run
     kind_node_image: str | None = None  # None: build the offline node image (pytest_openshell.kindimage)
     k3s_image: str | None = None
-
-
-@dataclass(frozen=True)
-class AgentSandbox:
-    """The installed agent-sandbox lane and what it serves."""
-
-    version: str
-    api_versions: dict[str, list[str]]  # kind -> served versions, storage version first
-    controller_metrics: str | None = None
-    controller_log: str | None = None
-
-    def served(self, kind: str = "Sandbox") -> list[str]:
-        return self.api_versions.get(kind, [])
-
-    def preferred(self, kind: str = "Sandbox") -> str:
-        """The version OpenShell would pick: v1beta1 when served, else v1alpha1."""
-        served = self.served(kind)
-        return "v1beta1" if "v1beta1" in served else served[0]
 
 
 @dataclass

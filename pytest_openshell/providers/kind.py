@@ -32,6 +32,8 @@ from pytest_openshell.resources import data_dir
 from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.pins import Lane, Pins
 
+REAPER_ENTRY = "pytest_openshell.providers.kind_reap"  # above this module: run by name, never imported here
+
 NODE_IMAGE_ENV = "OPENSHELL_KIND_NODE_IMAGE"
 CREATE_WAIT = "180s"
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"  # on every node container kind makes
@@ -111,7 +113,7 @@ class KindProvider(ClusterProvider):
                 created = True
             self._register(run_dir)
             if not self.settings.keep_cluster:
-                self._reaper = reaper.spawn(os.getpid(), name, run_dir, kind)
+                self._reaper = reaper.spawn(REAPER_ENTRY, os.getpid(), name, run_dir, kind)
             error: BaseException | None = None
             try:  # under the lock, so other workers of the run never see a half-installed cluster
                 if created:
