@@ -162,7 +162,8 @@ def burst(sb: SandboxAPI, api: k8s.ApiClient, metrics: str | None, ns: str, clai
     boxes = {o["metadata"]["name"]: o for o in sb.lister("Sandbox", ns)()["items"]}
     launches = [_launch(boxes.get(ev.obj["status"]["sandbox"]["name"]), n) for n, ev in readies.items()]
     first, last = min(started.values()), max((ev.at for ev in readies.values()), default=math.nan)
-    ctl = after.minus(before).quantile_upper_bound(0.5) if after and before else None
+    # no series before the first claim: minus(None) is the whole histogram
+    ctl = after.minus(before).quantile_upper_bound(0.5) if after is not None else None
     return {"claims": claims, "ready": len(readies), "warm": launches.count("warm"), "cold": launches.count("cold"),
             "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95), "p99_ms": percentile(latencies, 99),
             "max_ms": latencies[-1],
