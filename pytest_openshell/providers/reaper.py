@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from pytest_openshell.embedded.supervisor import pid_alive
+from pytest_openshell.rundirs import pid_alive
 
 POLL_FALLBACK_S = 1.0  # only where pidfd_open is missing (Linux < 5.3)
 

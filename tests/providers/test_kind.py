@@ -19,9 +19,9 @@ from pytest_openshell.kindimage.docker import docker, require_docker
 from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.providers import ProviderSettings, get_provider
-from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.k3d import K3dProvider
 from pytest_openshell.providers.kind import CLUSTER_LABEL, check_docker_can_run_nodes
+from pytest_openshell.rundirs import runs_base
 
 REPO = Path(__file__).resolve().parents[2]
 POD_TIMEOUT_S = 120.0
