@@ -26,7 +26,7 @@ from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, ProviderSettings, get_provider
 from pytest_openshell.report.allure_results import describe_lane
-from pytest_openshell.report.allure_support import step_hook
+from pytest_openshell.report.allure_support import allure_evidence, step_hook
 from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_PROVISIONAL, PROPERTY_UNSUPPORTED
 from pytest_openshell.suite import ConformanceTest, Selection
 from pytest_openshell.suite.context import SuiteContext
@@ -182,7 +182,7 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     shared = service_options.shared_namespace(record.profile)
     name = shared or namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
-                       step_hook=step_hook(request.config), namespaces=namespace_factory,
+                       step_hook=step_hook(request.config), evidence=allure_evidence(request.config), namespaces=namespace_factory,
                        services_factory=lambda c: OpenShellServices(cluster, c.namespace, service_options))
     janitor = SharedNamespace(ctx.core, ctx.sandboxes, name) if shared else None
     request.node.stash[CONTEXT_KEY] = ctx  # for the failure attachments, made while the report is built

@@ -35,7 +35,7 @@ from filelock import FileLock
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage import storage
 from pytest_openshell.kindimage.docker import docker, docker_binary, image_exists, import_files, require_docker
-from pytest_openshell.providers.base import Progress
+from pytest_openshell.progress import Progress
 from pytest_openshell.resources import data_dir
 from pytest_openshell.toolchain import Resolver
 from pytest_openshell.toolchain.cache import cache_root, logs_dir

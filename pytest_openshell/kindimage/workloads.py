@@ -15,7 +15,7 @@ from pytest_openshell.embedded import crds
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage import storage as kind_storage
 from pytest_openshell.kindimage.docker import image_exists, import_files
-from pytest_openshell.providers.base import Progress
+from pytest_openshell.progress import Progress
 from pytest_openshell.toolchain import Resolver
 from pytest_openshell.toolchain.pins import Lane
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pytest_openshell.agentsandbox.installed import AgentSandbox
+from pytest_openshell.progress import Progress
 
 __all__ = ["AgentSandbox", "Cluster", "ClusterProvider", "Progress", "ProviderSettings", "docker_cluster_name"]
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
