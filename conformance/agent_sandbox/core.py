@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from kubernetes import client as k8s
 
 from conformance.agent_sandbox.checks import (
@@ -124,8 +123,6 @@ def _service_fqdn(ctx: SuiteContext) -> str:
 
 
 def pod_failure(ctx: SuiteContext) -> None:
-    if ctx.cluster.node_mode != "simulated":
-        pytest.skip("driving a pod failure needs the node simulator (embedded cluster)")
     pods, slices, boxes = ctx.recorder("Pod"), ctx.recorder("EndpointSlice"), ctx.recorder("Sandbox")
     ctx.apply(SERVICE_MANIFEST)
     pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)

@@ -25,10 +25,10 @@ from pytest_openshell.contract.clients import call_failed, driver_client, gatewa
 from pytest_openshell.contract.generation import Generation, driver_generation, token_generation
 from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE  # the image kind nodes hold: one tag
 from pytest_openshell.options import effective_gateway
 from pytest_openshell.providers import Cluster
 
-IMAGE = "localhost/pytest-openshell/sandbox:2"
 RPC_TIMEOUT_S = 30.0
 GATEWAY_PROBE_S = 5.0
 
@@ -173,7 +173,7 @@ class OpenShellServices:
                 sockdir = Path(tempfile.mkdtemp(prefix="osh-"))
                 self._stack.callback(shutil.rmtree, sockdir, ignore_errors=True)
                 self._driver_handle = start_driver(sockdir / "driver.sock", self.namespace, kubeconfig=self.cluster.kubeconfig,
-                                                   default_image=IMAGE, faults=self.options.faults & driver_faults())
+                                                   default_image=SANDBOX_IMAGE, faults=self.options.faults & driver_faults())
                 self._stack.callback(self._driver_handle.stop)
                 self._driver_socket = Path(self._driver_handle.socket_path)
         return self._driver_socket

@@ -16,12 +16,12 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from pytest_openshell.kube.obj import Obj
 from pytest_openshell.kube.watchstream import WatchConnection
 
 log = logging.getLogger(__name__)
 WATCH_CHUNK_S = 300
 RETRY_S = 1.0
-Obj = dict[str, Any]
 Handler = Callable[[str, Obj], None]  # (ADDED | MODIFIED | DELETED | LIST, object)
 
 

@@ -16,8 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
 from pytest_openshell.kube.client import api_client
+from pytest_openshell.kube.obj import Obj
 
-Obj = dict[str, Any]
 PREFERENCE = ("v1beta1", "v1alpha1")
 
 
