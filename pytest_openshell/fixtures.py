@@ -181,7 +181,8 @@ def helm_settings_from(config: pytest.Config) -> HelmSettings:
                             namespace=get(config, "openshell_gateway_namespace") or DEFAULT_NAMESPACE,
                             load_images=tuple(get(config, "openshell_load_images") or ()),
                             local_port=int(port) if port else None,
-                            rollout_timeout_s=float(timeout) if timeout else ROLLOUT_TIMEOUT_S)
+                            rollout_timeout_s=float(timeout) if timeout else ROLLOUT_TIMEOUT_S,
+                            provider=get(config, "openshell_cluster") or None)
     except ValueError as exc:
         raise HarnessError(f"--openshell-gateway-port/--openshell-gateway-rollout-timeout: {exc}",
                            fix="give a port number and a number of seconds") from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import re
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -11,7 +13,14 @@ from pytest_openshell.errors import HarnessError
 
 FORWARD_READY_S = 30.0
 STOP_S = 10.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the harness dies, even by SIGKILL, so no port-forward outlives the run."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class PortForward:
@@ -32,7 +41,8 @@ class PortForward:
 
     def start(self) -> int:
         """Start it and return the local port once kubectl says it is forwarding (or fail with kubectl's reason)."""
-        self.proc = subprocess.Popen(self._cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(self._cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=_die_with_parent)
         # kubectl writes a line per connection for as long as it runs: drained into the log by a thread,
         # or the pipe fills and the forward stalls mid-session.
         self._drain = threading.Thread(target=self._pump, name="port-forward-log", daemon=True)

@@ -40,6 +40,7 @@ class HelmSettings:
     load_images: tuple[str, ...] = ()
     local_port: int | None = None
     rollout_timeout_s: float = ROLLOUT_TIMEOUT_S
+    provider: str | None = None  # the cluster provider, when known before the boot
 
     @property
     def chart_ref(self) -> str:
@@ -52,6 +53,10 @@ class HelmSettings:
 
     def validate(self) -> None:
         """Fail on bad input before a cluster boots, one line each."""
+        if self.provider == "embedded":
+            raise HarnessError("--openshell-gateway=helm needs a cluster with real nodes; the embedded cluster's nodes are "
+                               "simulated, so nothing would run the gateway's pod",
+                               fix="add --openshell-cluster=kind (or existing)")
         for flag, name in (("--openshell-gateway-release", self.release), ("--openshell-gateway-namespace", self.namespace)):
             if not _DNS_LABEL.match(name):
                 raise HarnessError(f"{flag} {name!r} is not a DNS label", fix="use lowercase letters, digits and '-' (at most 53)")
