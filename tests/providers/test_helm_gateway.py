@@ -58,7 +58,10 @@ def test_gateway_identity_passes_through_the_helm_deployed_gateway(tmp_path: Pat
     error = found["rollout_timeout_error"]
     assert error and "\n" not in error, error
     assert re.search(r"gateway release broken in openshell-broken did not roll out within 25s: pod openshell-\S+ Pending", error), error
-    assert "ErrImageNeverPull" in error and "last events:" in error and "helm status are in" in error, error
+    assert "ErrImageNeverPull" in error and "last events:" in error, error
+    report = re.search(r"pod logs, events and helm status are in (\S+)$", error)
+    assert report and "=== helm status" in Path(report.group(1)).read_text(), error
+    Path(report.group(1)).unlink()
     assert found["broken_namespace_left"] is False
     assert found["after_teardown"] == {"namespace_gone": True, "helm_release_secrets": [], "port_forwards": []}
     name = re.search(r"creating kind cluster (\S+)", out)
