@@ -18,6 +18,7 @@ from pytest_openshell.fixtures import (
     agent_sandbox,
     cluster,
     conformance,
+    helm_gateway,
     k8s_api,
     namespace,
     namespace_factory,
@@ -36,7 +37,7 @@ from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
 from pytest_openshell.xdist_roles import is_controller, is_worker
 
-__all__ = ["agent_sandbox", "cluster", "conformance", "k8s_api", "namespace", "namespace_factory", "reference_faults",
+__all__ = ["agent_sandbox", "cluster", "conformance", "helm_gateway", "k8s_api", "namespace", "namespace_factory", "reference_faults",
            "service_options", "suite_config"]
 COLLECTOR = "openshell-results"
 
