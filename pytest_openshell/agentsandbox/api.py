@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.installed import AgentSandbox
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
-from pytest_openshell.kube.obj import Obj
+from pytest_openshell.objects import Obj
 
 PLURALS = {"Sandbox": "sandboxes", "SandboxTemplate": "sandboxtemplates", "SandboxWarmPool": "sandboxwarmpools", "SandboxClaim": "sandboxclaims"}
 GROUPS = {"Sandbox": CORE_GROUP, "SandboxTemplate": EXT_GROUP, "SandboxWarmPool": EXT_GROUP, "SandboxClaim": EXT_GROUP}

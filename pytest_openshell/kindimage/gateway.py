@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage.docker import docker_binary, image_exists, require_docker
-from pytest_openshell.providers.base import Progress
+from pytest_openshell.progress import Progress
 from pytest_openshell.toolchain.cache import cache_root, logs_dir
 
 GATEWAY_REPO = "localhost/pytest-openshell/gateway"

@@ -16,7 +16,7 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.errors import WaitTimeout
-from pytest_openshell.kube.obj import Obj
+from pytest_openshell.objects import Obj
 
 Predicate = Callable[[Obj], bool]
 _SERIALIZER = k8s.ApiClient()

@@ -16,8 +16,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from pytest_openshell.kube.obj import Obj
 from pytest_openshell.kube.watchstream import WatchConnection
+from pytest_openshell.objects import Obj
 
 log = logging.getLogger(__name__)
 WATCH_CHUNK_S = 300

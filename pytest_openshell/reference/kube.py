@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
 from pytest_openshell.kube.client import api_client
-from pytest_openshell.kube.obj import Obj
+from pytest_openshell.objects import Obj
 
 PREFERENCE = ("v1beta1", "v1alpha1")
 
