@@ -26,6 +26,8 @@ class ProviderSettings:
     run_id: str | None = None  # shared by all pytest-xdist workers of one run
     kind_node_image: str | None = None  # None: build the offline node image (pytest_openshell.kindimage)
     k3s_image: str | None = None
+    # Boot this older lane, and let the suite upgrade it in place to agent_sandbox_version (embedded only).
+    agent_sandbox_upgrade_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,19 @@ class AgentSandbox:
         return "v1beta1" if "v1beta1" in served else served[0]
 
 
+@dataclass(frozen=True)
+class Upgrade:
+    """An in-place upgrade the suite may run once: the cluster came up at ``from_lane``.
+
+    ``run(crd_mode)`` upgrades CRDs and controller to the run's lane and returns what the provider
+    observed (timings, the CRDs' UIDs before and after, the migration's summaries); ``crd_mode`` is
+    ``apply`` (in place) or ``delete-create`` (lossy, for the harness's own negative test).
+    """
+
+    from_lane: AgentSandbox
+    run: Callable[[str], dict[str, Any]]
+
+
 @dataclass
 class Cluster:
     provider: str
@@ -62,6 +77,7 @@ class Cluster:
     # Torn down when the run ends (booted for it and not kept): what a test leaves inside needs
     # deleting, not awaiting -- the cluster goes as a whole.
     disposable: bool = False
+    upgrade: Upgrade | None = None
 
 
 def docker_cluster_name(settings: ProviderSettings, lane_version: str) -> str:
