@@ -53,36 +53,73 @@ def observed(ctx: SuiteContext, feature: str, *needs: str) -> dict[str, Any]:
     return obs
 
 
-def keeps_objects(ctx: SuiteContext) -> None:
-    obs = observed(ctx, "UpgradeKeepsObjects")
+def churned(obs: dict[str, Any]) -> set[str]:
+    """Unclaimed warm Sandboxes the upgrade replaced while their pool stayed (same UID): pool inventory
+    nobody held. v0.5.6's pool controller, first seeing a v0.4.6 pool, creates one member too many and
+    then deletes its excess, unready and newest first -- at times a member made before the upgrade."""
     before, after = obs["before"], obs["after"]
-    lost, replaced = [], []
+    gone = set()
+    for name, was in before["Sandbox"].items():
+        pools = [(n, u) for k, n, u in was["owners"] if k == "SandboxWarmPool"]
+        if name not in after["Sandbox"] and pools and all(after["SandboxWarmPool"].get(n, {}).get("uid") == u for n, u in pools):
+            gone.add(name)
+    return gone
+
+
+def _churn_note(ctx: SuiteContext, obs: dict[str, Any], gone: set[str]) -> None:
+    if gone:
+        warm = sum(1 for b in obs["before"]["Sandbox"].values() if any(k == "SandboxWarmPool" for k, _, _ in b["owners"]))
+        ctx.note(f"the new controller replaced {len(gone)} of {warm} unclaimed warm Sandboxes (pool inventory; their pools kept): "
+                 f"{sorted(gone)}")
+
+
+def keeps_objects(ctx: SuiteContext) -> None:
+    obs = observed(ctx, "UpgradeKeepsObjects", "settle")
+    before, after = obs["before"], obs["after"]
+    gone = churned(obs)
+    lost, replaced, inventory = [], [], 0
     for kind in (*KINDS, "Service"):
         for name, was in before[kind].items():
             now = after[kind].get(name)
+            if now is None and kind in ("Sandbox", "Service") and name in gone:
+                inventory += 1  # a Service is named after its Sandbox and goes with it
+                continue
             if now is None:
                 lost.append(f"{kind} {name}")
             elif now["uid"] != was["uid"]:
                 replaced.append(f"{kind} {name} (uid {was['uid']} -> {now['uid']})")
+            elif any((after.get(k) or {}).get(n, {}).get("uid") != u for k, n, u in now["owners"]):
+                lost.append(f"{kind} {name} (orphaned: its owner is gone, the garbage collector takes it)")
     for crd, seen in obs["upgrade"]["crds"].items():
         if seen["uid_before"] != seen["uid_after"]:
             replaced.append(f"CRD {crd} (uid {seen['uid_before']} -> {seen['uid_after']})")
     total = sum(len(before[k]) for k in (*KINDS, "Service"))
     assert not lost and not replaced, (f"the upgrade lost {len(lost)} and replaced {len(replaced)} of {total} objects: "
                                        f"lost {lost}; replaced {replaced}")
-    ctx.note(f"all {total} objects (and the 4 CRDs) kept with their UIDs")
+    _churn_note(ctx, obs, gone)
+    ctx.note(f"all {total - inventory} other objects (and the 4 CRDs) kept with their UIDs")
 
 
 def keeps_pods(ctx: SuiteContext) -> None:
     obs = observed(ctx, "UpgradeKeepsPods", "settle")
     before, after = obs["before"], obs["after"]
-    missing, recreated = [], []
+    missing, recreated, orphaned = [], [], []
+    gone = churned(obs)
+    _churn_note(ctx, obs, gone)
     for name, was in before["Pod"].items():
+        if name in gone:
+            continue  # the pod of a replaced unclaimed warm Sandbox (pod name = Sandbox name)
         now = after["Pod"].get(name)
         if now is None or not now["ready"]:
             missing.append(name)
-        elif now["uid"] != was["uid"]:
+            continue
+        if now["uid"] != was["uid"]:
             recreated.append(name)
+        # Still a pod of the kept Sandbox: its controller is there, with the UID the pod names.
+        for kind, owner, owner_uid in now["owners"]:
+            if (after.get(kind) or {}).get(owner, {}).get("uid") != owner_uid:
+                orphaned.append(f"{name} (its {kind} {owner} {owner_uid} is gone)")
+    assert not orphaned, f"pods whose Sandbox did not survive the upgrade (the garbage collector takes them): {orphaned}"
     assert not missing, f"pods gone or not Ready after the upgrade: {missing} (seen since it began: " \
                         f"{ {n: obs['pods_seen'].get(n) for n in missing} })"
     gaps = obs["endpoint_gaps_ms"]

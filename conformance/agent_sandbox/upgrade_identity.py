@@ -17,7 +17,7 @@ from conformance.openshell.common import create_sandbox, new_name, pod_token, pr
 from pytest_openshell.agentsandbox import SandboxAPI
 from pytest_openshell.contract.labels import POD_SANDBOX_ID, WARM_POOL, WARM_POOL_VALUE
 from pytest_openshell.kube.recorder import EventRecorder, is_named
-from pytest_openshell.kube.waits import Obj
+from pytest_openshell.kube.waits import Obj, as_dict
 from pytest_openshell.openshell.services import IMAGE
 from pytest_openshell.suite.context import SuiteContext
 
@@ -64,7 +64,12 @@ def after(ctx: SuiteContext, earlier: dict[str, Any] | None) -> dict[str, Any]:
     if not earlier or "sandboxes" not in earlier:
         return {"unsupported": (earlier or {}).get("unsupported", "no identities were minted before the upgrade")}
     out: dict[str, Any] = {}
+    carried = {(p["metadata"].get("annotations") or {}).get(POD_SANDBOX_ID)
+               for p in as_dict(ctx.core.list_namespaced_pod(ctx.namespace))["items"]}
     for sandbox_id, seen in earlier["sandboxes"].items():
+        if sandbox_id not in carried:  # lost with its objects: nothing to wait for
+            out[sandbox_id] = {"pod": None, "identity": None, "code": None, "reason": "no pod carries this id any more"}
+            continue
         pod = _pod_of(ctx, sandbox_id)
         outcome = present_to_gateway(ctx, pod_token(ctx, pod))
         out[sandbox_id] = {"pod": pod["metadata"]["name"], "pod_uid": pod["metadata"]["uid"], "identity": outcome.sandbox_id,

@@ -167,22 +167,27 @@ def settle(ctx: SuiteContext, api: SandboxAPI, before: dict[str, Any]) -> dict[s
     ns, t = ctx.namespace, ctx.config.timeout
     boxes = EventRecorder(api.lister("Sandbox", ns), f"Sandbox in {ns}")
     pools = EventRecorder(api.lister("SandboxWarmPool", ns), f"SandboxWarmPool in {ns}")
+    # Only what is still there is waited for: what an upgrade lost is UpgradeKeepsObjects' verdict, not a wait.
+    present = {o["metadata"]["name"] for o in as_dict(api.lister("Sandbox", ns)())["items"]}
     try:
-        for name in before["Sandbox"]:
+        for name in sorted(set(before["Sandbox"]) & present):
             want = (lambda b: condition(b, "Suspended") is not None) if name == SUSPENDED else \
                 (lambda b: condition(b, "Suspended") is not None and ready(b))
             boxes.wait_for(is_named(name, want), timeout=t("sandbox_ready"), what=f"Sandbox {name} reconciled by the new controller",
                            diagnose=ctx.diagnose)
-        pool_full(ctx, pools)
+        if api.exists("SandboxWarmPool", ns, POOL):
+            pool_full(ctx, pools)
     finally:
         boxes.stop()
         pools.stop()
-    return {"sandboxes": sorted(before["Sandbox"])}
+    return {"sandboxes": sorted(set(before["Sandbox"]) & present), "lost": sorted(set(before["Sandbox"]) - present)}
 
 
 def probe_pool(ctx: SuiteContext, api: SandboxAPI) -> dict[str, Any]:
     """A new claim after the upgrade, through the new API: served warm from the pool that was there."""
     ns = ctx.namespace
+    if not api.exists("SandboxWarmPool", ns, POOL):
+        raise AssertionError(f"pool {POOL} is gone after the upgrade: nothing to claim from")
     claims = EventRecorder(api.lister("SandboxClaim", ns), f"SandboxClaim in {ns}")
     try:
         created = api.create(ns, api.claim(PROBE_CLAIM, template=TEMPLATE, pool=POOL))
