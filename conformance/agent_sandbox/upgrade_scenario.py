@@ -29,7 +29,7 @@ from conformance.agent_sandbox.checks import SERVICE_NAME_LABEL, pod_ready, read
 from conformance.agent_sandbox.support import RUNNING_CONTAINER, pod_spec
 from pytest_openshell.agentsandbox import SandboxAPI
 from pytest_openshell.agentsandbox.labels import CLAIM_UID
-from pytest_openshell.kube.recorder import EventRecorder, is_named
+from pytest_openshell.kube.recorder import EventRecorder, is_named, wait_state
 from pytest_openshell.kube.waits import Obj, as_dict, condition
 from pytest_openshell.suite.context import SuiteContext
 
@@ -73,6 +73,7 @@ def observe(ctx: SuiteContext, crd_mode: str) -> dict[str, Any]:
         with ctx.step(f"create live state through agent-sandbox {old.installed.version} ({old.version})"):
             create_state(ctx, old, pods)
             obs["identity_before"] = upgrade_identity.before(ctx, old)
+            quiesce(ctx, old, pods)
             obs["before"] = snapshot(ctx, old)
     except Exception:
         obs["errors"]["before"] = traceback.format_exc()
@@ -138,6 +139,39 @@ def bound_claim(claim: Obj) -> bool:
 def pool_full(ctx: SuiteContext, pools: EventRecorder, since: int = 0) -> None:
     pools.wait_for(is_named(POOL, lambda p: (p.get("status") or {}).get("readyReplicas") == POOL_SIZE), since=since,
                    timeout=ctx.config.timeout("pool_ready"), what=f"pool {POOL} with {POOL_SIZE} ready", diagnose=ctx.diagnose)
+
+
+def quiesce(ctx: SuiteContext, api: SandboxAPI, pods: EventRecorder) -> None:
+    """Nothing in flight before the snapshot: no Sandbox being deleted, every pool holding exactly its
+    replicas, and no pod or Service left whose Sandbox is gone (the old pool controller trims the
+    excess it made while replenishing; the garbage collector takes what those owned a moment later)."""
+    ns = ctx.namespace
+    boxes = EventRecorder(api.lister("Sandbox", ns), f"Sandbox in {ns}")
+    services = EventRecorder(lambda **kw: ctx.core.list_namespaced_service(ns, **kw), f"Service in {ns}")
+    replicas = {p["metadata"]["name"]: p["spec"]["replicas"] for p in as_dict(api.lister("SandboxWarmPool", ns)())["items"]}
+
+    def quiet() -> bool:
+        live = boxes.latest()
+        if any(b["metadata"].get("deletionTimestamp") for b in live.values()):
+            return False
+        members: dict[str, int] = {}
+        for b in live.values():
+            for ref in b["metadata"].get("ownerReferences") or []:
+                if ref.get("controller") and ref["kind"] == "SandboxWarmPool":
+                    members[ref["name"]] = members.get(ref["name"], 0) + 1
+        if any(members.get(pool, 0) != n for pool, n in replicas.items()):
+            return False
+        uids = {b["metadata"]["uid"] for b in live.values()}
+        return all(ref["uid"] in uids for rec in (pods, services) for o in rec.latest().values()
+                   for ref in o["metadata"].get("ownerReferences") or [] if ref.get("controller") and ref["kind"] == "Sandbox")
+
+    try:
+        wait_state([boxes, pods, services], quiet, timeout=ctx.config.timeout("pool_ready"),
+                   what="the namespace to settle (pools at their replicas, nothing being deleted, no orphans)",
+                   diagnose=ctx.diagnose)
+    finally:
+        boxes.stop()
+        services.stop()
 
 
 def snapshot(ctx: SuiteContext, api: SandboxAPI) -> dict[str, Any]:
