@@ -21,16 +21,19 @@ from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.kube.namespaces import NamespaceFactory
 from pytest_openshell.kube.shared_namespace import SharedNamespace
+from pytest_openshell.openshell.helm import DeployedGateway, HelmGateway, HelmSettings
+from pytest_openshell.openshell.helm.settings import DEFAULT_NAMESPACE, DEFAULT_RELEASE, ROLLOUT_TIMEOUT_S
 from pytest_openshell.openshell.services import OpenShellServices, ServiceOptions
 from pytest_openshell.options import csv, get, provider_settings
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.providers import AgentSandbox, Cluster, ProviderSettings, get_provider
 from pytest_openshell.report.allure_results import describe_lane
-from pytest_openshell.report.allure_support import step_hook
+from pytest_openshell.report.allure_support import allure_evidence, step_hook
 from pytest_openshell.results.model import PROPERTY_ENVIRONMENT, PROPERTY_PROVISIONAL, PROPERTY_UNSUPPORTED
 from pytest_openshell.suite import ConformanceTest, Selection
 from pytest_openshell.suite.context import SuiteContext
 from pytest_openshell.suite.timeouts import SuiteConfig, load_config
+from pytest_openshell.xdist_roles import worker_input
 
 
 @pytest.fixture(scope="session")
@@ -142,6 +145,8 @@ def upgrade_crd_mode() -> str:
 @pytest.fixture(scope="session")
 def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[str]) -> ServiceOptions:
     options = service_options_from(request.config, reference_faults)
+    if options.gateway == "helm":
+        options = options.deployed_at(request.getfixturevalue("helm_gateway"))
     try:
         options.validate()  # checked before the boot too; again here, as the gateway may have gone since
     except HarnessError as exc:
@@ -149,7 +154,49 @@ def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[
     return options
 
 
+@pytest.fixture(scope="session")
+def helm_gateway(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[DeployedGateway]:
+    """The gateway deployed with Helm (--openshell-gateway=helm), its port-forward held for the session."""
+    config = request.config
+    if worker_input(config) is not None:
+        pytest.exit("pytest-openshell: --openshell-gateway=helm deploys one release per session; "
+                    "run it without pytest-xdist (-n)", returncode=3)
+    settings = provider_settings(config)
+    options = service_options_from(config)
+    deployer = None
+    try:
+        deployer = HelmGateway(cluster, options.helm or HelmSettings(), terminal_progress(config), settings.binaries,
+                               sandbox_namespace=options.driver_namespace)
+        deployed = deployer.deploy()
+    except HarnessError as exc:
+        pytest.exit(f"pytest-openshell: {exc}", returncode=3)
+    try:
+        yield deployed
+    finally:
+        with signals_deferred():
+            deployer.teardown(keep=settings.keep_cluster)
+
+
+def helm_settings_from(config: pytest.Config) -> HelmSettings:
+    port = get(config, "openshell_gateway_port")
+    timeout = get(config, "openshell_gateway_rollout_timeout")
+    try:
+        return HelmSettings(chart=get(config, "openshell_gateway_chart") or None,
+                            values=tuple(get(config, "openshell_gateway_values") or ()),
+                            sets=tuple(get(config, "openshell_gateway_sets") or ()),
+                            release=get(config, "openshell_gateway_release") or DEFAULT_RELEASE,
+                            namespace=get(config, "openshell_gateway_namespace") or DEFAULT_NAMESPACE,
+                            load_images=tuple(get(config, "openshell_load_images") or ()),
+                            local_port=int(port) if port else None,
+                            rollout_timeout_s=float(timeout) if timeout else ROLLOUT_TIMEOUT_S,
+                            provider=get(config, "openshell_cluster") or None)
+    except ValueError as exc:
+        raise HarnessError(f"--openshell-gateway-port/--openshell-gateway-rollout-timeout: {exc}",
+                           fix="give a port number and a number of seconds") from None
+
+
 def service_options_from(config: pytest.Config, faults: frozenset[str] = frozenset()) -> ServiceOptions:
+    gateway = get(config, "openshell_gateway") or "reference"
     return ServiceOptions(
         driver_socket=get(config, "openshell_driver_socket") or None,
         driver_namespace=get(config, "openshell_driver_namespace") or None,
@@ -160,6 +207,7 @@ def service_options_from(config: pytest.Config, faults: frozenset[str] = frozens
         gateway_cert=get(config, "openshell_gateway_cert") or None,
         gateway_key=get(config, "openshell_gateway_key") or None,
         faults=frozenset(faults),
+        helm=helm_settings_from(config) if gateway == "helm" else None,
     )
 
 
@@ -189,7 +237,8 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     shared = service_options.shared_namespace(record.profile)
     name = shared or namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
-                       step_hook=step_hook(request.config), namespaces=namespace_factory, upgrade_crd_mode=upgrade_crd_mode,
+                       step_hook=step_hook(request.config), evidence=allure_evidence(request.config), namespaces=namespace_factory,
+                       upgrade_crd_mode=upgrade_crd_mode,
                        services_factory=lambda c: OpenShellServices(cluster, c.namespace, service_options))
     janitor = SharedNamespace(ctx.core, ctx.sandboxes, name) if shared else None
     request.node.stash[CONTEXT_KEY] = ctx  # for the failure attachments, made while the report is built

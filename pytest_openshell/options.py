@@ -62,6 +62,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("--openshell-gateway-ca", "openshell_gateway_ca", "CA bundle to verify the gateway's TLS certificate"),
     Option("--openshell-gateway-cert", "openshell_gateway_cert", "client certificate for gateway mTLS"),
     Option("--openshell-gateway-key", "openshell_gateway_key", "client key for gateway mTLS"),
+    Option("--openshell-gateway-chart", "openshell_gateway_chart",
+           "with --openshell-gateway=helm: chart directory, .tgz or oci:// reference (default: the reference gateway's chart)"),
+    Option("--openshell-gateway-values", "openshell_gateway_values", "with helm: a values file for the chart (repeatable)", (), "linelist"),
+    Option("--openshell-gateway-set", "openshell_gateway_sets", "with helm: KEY=VALUE passed to helm --set (repeatable)", (), "linelist"),
+    Option("--openshell-gateway-release", "openshell_gateway_release", "with helm: release name", "openshell"),
+    Option("--openshell-gateway-namespace", "openshell_gateway_namespace", "with helm: namespace of the release (and of its sandboxes)", "openshell"),
+    Option("--openshell-gateway-port", "openshell_gateway_port",
+           "with helm: local port of the port-forward to svc/openshell (default: any free port)"),
+    Option("--openshell-gateway-rollout-timeout", "openshell_gateway_rollout_timeout", "with helm: seconds the release may take to roll out", "180"),
+    Option("--openshell-load-image", "openshell_load_images", "with helm on kind: a docker image to preload into the cluster (repeatable)",
+           (), "linelist"),
 )
 
 

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from pytest_openshell.collector import ResultsCollector
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.fixtures import (
     CALL_FAILED_KEY,
@@ -17,6 +18,7 @@ from pytest_openshell.fixtures import (
     agent_sandbox,
     cluster,
     conformance,
+    helm_gateway,
     k8s_api,
     namespace,
     namespace_factory,
@@ -32,12 +34,11 @@ from pytest_openshell.options import add_options, csv, get, implementation, prov
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.redact import redact_text
 from pytest_openshell.report import allure_results
-from pytest_openshell.results.collector import ResultsCollector
 from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
 from pytest_openshell.xdist_roles import is_controller, is_worker
 
-__all__ = ["agent_sandbox", "cluster", "conformance", "k8s_api", "namespace", "namespace_factory", "reference_faults",
+__all__ = ["agent_sandbox", "cluster", "conformance", "helm_gateway", "k8s_api", "namespace", "namespace_factory", "reference_faults",
            "service_options", "suite_config", "upgrade_crd_mode"]
 COLLECTOR = "openshell-results"
 

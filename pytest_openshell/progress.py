@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import pytest
 
 from pytest_openshell.xdist_roles import worker_id
+
+# What every long step reports through (providers, image builds, installs): one line per step.
+Progress = Callable[[str], None]
 
 
 def terminal_progress(config: pytest.Config):  # type: ignore[no-untyped-def]

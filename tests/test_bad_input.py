@@ -69,12 +69,23 @@ def test_unknown_agent_sandbox_version(tmp_path: Path) -> None:
     (["--openshell-gateway-endpoint=127.0.0.1:9"], "is unreachable"),
     (["--openshell-driver-socket=/nonexistent/driver.sock", "--openshell-driver-namespace=default"], "does not exist or is not a Unix socket"),
     (["--openshell-driver-socket=/nonexistent/driver.sock"], "--openshell-driver-namespace"),
-    (["--openshell-gateway=helm"], "OpenShell chart"),
 ])
 def test_unusable_openshell_endpoints(tmp_path: Path, args: list[str], says: str) -> None:
     code, out = conformance(tmp_path, "-k", "ValidPodTokenGetsIdentity and not Driver", *args)
     assert code == 4, out[-2000:]  # refused before the cluster boots, as a usage error
     assert says in one_message(out)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--openshell-gateway=helm"], "needs a cluster with real nodes; the embedded cluster's"),
+    (["--openshell-gateway=helm", "--openshell-cluster=kind", "--openshell-gateway-endpoint=127.0.0.1:9"], "deploys its own gateway"),
+    (["--openshell-gateway=helm", "--openshell-cluster=kind", "--openshell-gateway-set=novalue"], "is not KEY=VALUE"),
+    (["--openshell-gateway=helm", "--openshell-cluster=kind", "--openshell-gateway-namespace=Bad_NS"], "is not a DNS label"),
+])
+def test_bad_helm_gateway_input(tmp_path: Path, args: list[str], says: str) -> None:
+    code, out = conformance(tmp_path, "-k", "ValidPodTokenGetsIdentity and not Driver", *args)
+    assert code == 4, out[-2000:]  # refused before any cluster boots, as a usage error
+    assert says in one_message(out) and "creating kind cluster" not in out
 
 
 def test_missing_kube_context(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from kubernetes import client as k8s
 
 from conformance.agent_sandbox.checks import (
@@ -124,8 +123,6 @@ def _service_fqdn(ctx: SuiteContext) -> str:
 
 
 def pod_failure(ctx: SuiteContext) -> None:
-    if ctx.cluster.node_mode != "simulated":
-        pytest.skip("driving a pod failure needs the node simulator (embedded cluster)")
     pods, slices, boxes = ctx.recorder("Pod"), ctx.recorder("EndpointSlice"), ctx.recorder("Sandbox")
     ctx.apply(SERVICE_MANIFEST)
     pod, _ = wait_serving_pod(ctx, pods, slices, AGENT, AGENT)
@@ -188,17 +185,15 @@ def suspend_resume(ctx: SuiteContext) -> None:
 
 
 TESTS = [
-    ConformanceTest("SandboxReady", "a Sandbox gets its own Pod and turns Ready", PROFILE, ("SandboxCore",), sandbox_ready,
-                    ("agent-sandbox/sandbox.yaml",)),
+    ConformanceTest("SandboxReady", "a Sandbox gets its own Pod and turns Ready", PROFILE, ("SandboxCore",), sandbox_ready),
     ConformanceTest("SandboxHeadlessService", "spec.service gives a headless Service selecting the Sandbox", PROFILE,
-                    ("SandboxCore", "SandboxService"), headless_service, (SERVICE_MANIFEST,)),
+                    ("SandboxCore", "SandboxService"), headless_service),
     ConformanceTest("ServiceStableAcrossPodRecreation", "an evicted pod is replaced; the Service stays and follows it", PROFILE,
-                    ("SandboxService", "SandboxPodRecreate"), pod_recreate, (SERVICE_MANIFEST,), latency=True),
+                    ("SandboxService", "SandboxPodRecreate"), pod_recreate, latency=True),
     ConformanceTest("ServiceDNSAcrossPodRecreation", "a client resolving the Service's DNS name reaches each recreated pod",
-                    PROFILE, ("SandboxService", "SandboxPodRecreate", "SandboxServiceDNS"), pod_recreate_dns,
-                    (SERVICE_MANIFEST,), latency=True),
+                    PROFILE, ("SandboxService", "SandboxPodRecreate", "SandboxServiceDNS"), pod_recreate_dns, latency=True),
     ConformanceTest("ServiceSurvivesPodFailure", "a failed pod is replaced by a serving one; the Service stays", PROFILE,
-                    ("SandboxService", "SandboxPodFailureRecovery"), pod_failure, (SERVICE_MANIFEST,), latency=True),
+                    ("SandboxService", "SandboxPodFailureRecovery"), pod_failure, latency=True),
     ConformanceTest("ServiceAcrossSuspendResume", "suspend empties the Service's endpoints, resume refills them", PROFILE,
-                    ("SandboxService", "SandboxSuspend"), suspend_resume, (SERVICE_MANIFEST,), latency=True),
+                    ("SandboxService", "SandboxSuspend"), suspend_resume, latency=True),
 ]

@@ -275,20 +275,18 @@ def controller_metrics(ctx: SuiteContext) -> None:
 
 
 TESTS = [
-    ConformanceTest("WarmPoolReady", "a warm pool keeps N ready Sandboxes it owns", PROFILE, ("WarmPool",), warm_pool_ready,
-                    ("agent-sandbox/template.yaml",)),
+    ConformanceTest("WarmPoolReady", "a warm pool keeps N ready Sandboxes it owns", PROFILE, ("WarmPool",), warm_pool_ready),
     ConformanceTest("WarmClaimLatency", "sequential claims adopt warm Sandboxes within budget", PROFILE, ("WarmPool", "WarmClaim"),
-                    warm_claim_latency, ("agent-sandbox/template.yaml",), latency=True, serial=True),
-    ConformanceTest("ColdClaim", "claims without a warm candidate get Sandboxes of their own", PROFILE, ("ColdClaim",), cold_claim,
-                    ("agent-sandbox/template.yaml",), latency=True),
+                    warm_claim_latency, latency=True, serial=True),
+    ConformanceTest("ColdClaim", "claims without a warm candidate get Sandboxes of their own", PROFILE, ("ColdClaim",), cold_claim, latency=True),
     ConformanceTest("ClaimBurst", "more simultaneous claims than warm Sandboxes all become Ready", PROFILE,
-                    ("WarmPool", "WarmClaim", "ColdClaim", "ClaimBurst"), claim_burst, ("agent-sandbox/template.yaml",), latency=True, serial=True),
+                    ("WarmPool", "WarmClaim", "ColdClaim", "ClaimBurst"), claim_burst, latency=True, serial=True),
     ConformanceTest("ClaimService", "a claimed Sandbox keeps its Service across pod recreation", PROFILE,
-                    ("WarmClaim", "SandboxService", "ClaimService"), claim_service, ("agent-sandbox/template-service.yaml",),
+                    ("WarmClaim", "SandboxService", "ClaimService"), claim_service,
                     serial=True),  # its warm claim would land in ClaimControllerMetrics' histograms
     ConformanceTest("WarmPoolNamespaceIsolation", "a namesake template deleted in another namespace leaves this pool warm",
                     PROFILE, ("WarmPool", "WarmClaim", "WarmPoolNamespaceIsolation"), pool_namespace_isolation,
-                    ("agent-sandbox/template.yaml",), serial=True),  # its warm claims would land in the metrics test's histograms
+                    serial=True),  # its warm claims would land in the metrics test's histograms
     ConformanceTest("ClaimControllerMetrics", "the controller records claim startup latency histograms", PROFILE,
-                    ("WarmClaim", "ClaimLatencyMetrics"), controller_metrics, ("agent-sandbox/template.yaml",), serial=True),
+                    ("WarmClaim", "ClaimLatencyMetrics"), controller_metrics, serial=True),
 ]

@@ -16,9 +16,9 @@ from conformance.agent_sandbox.checks import pod_ready
 from conformance.openshell.common import create_sandbox, new_name, pod_token, present_to_gateway
 from pytest_openshell.agentsandbox import SandboxAPI
 from pytest_openshell.contract.labels import POD_SANDBOX_ID, WARM_POOL, WARM_POOL_VALUE
+from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE as IMAGE
 from pytest_openshell.kube.recorder import EventRecorder, is_named
 from pytest_openshell.kube.waits import Obj, as_dict
-from pytest_openshell.openshell.services import IMAGE
 from pytest_openshell.suite.context import SuiteContext
 
 POOL, SANDBOXES = "upg-osh-pool", 2

@@ -17,10 +17,11 @@ from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as c
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell.contract.clients import bearer
 from pytest_openshell.contract.labels import POD_SANDBOX_ID, SANDBOX_ID, TOKEN_AUDIENCE, WARM_POOL
+from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE as IMAGE
 from pytest_openshell.kube.podexec import exec_in_pod
 from pytest_openshell.kube.recorder import is_named
 from pytest_openshell.kube.waits import Obj
-from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
+from pytest_openshell.openshell.services import RPC_TIMEOUT_S
 from pytest_openshell.suite.context import SuiteContext
 
 # The codes the harness recommends for a denial (feature StrictDenialCodes). The contract itself

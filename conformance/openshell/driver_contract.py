@@ -37,9 +37,10 @@ from pytest_openshell.contract.labels import (
     SANDBOX_WORKSPACE,
     TOKEN_AUDIENCE,
 )
+from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE as IMAGE
 from pytest_openshell.kube.recorder import EventRecorder, is_labelled
 from pytest_openshell.kube.waits import condition as condition_of
-from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
+from pytest_openshell.openshell.services import RPC_TIMEOUT_S
 from pytest_openshell.results.model import Measurement
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext

@@ -35,8 +35,9 @@ from conformance.openshell.tokens import expired_pod_token
 from pytest_openshell._proto.openshell.v1 import openshell_pb2 as opb
 from pytest_openshell.contract.clients import bearer
 from pytest_openshell.contract.labels import POD_SANDBOX_ID, SANDBOX_ID
+from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE as IMAGE
 from pytest_openshell.kube.recorder import is_named
-from pytest_openshell.openshell.services import IMAGE, RPC_TIMEOUT_S
+from pytest_openshell.openshell.services import RPC_TIMEOUT_S
 from pytest_openshell.suite import ConformanceTest
 from pytest_openshell.suite.context import SuiteContext
 

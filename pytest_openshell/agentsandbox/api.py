@@ -12,10 +12,10 @@ from typing import Any, cast
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from pytest_openshell.agentsandbox.installed import AgentSandbox
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
-from pytest_openshell.providers.base import AgentSandbox
+from pytest_openshell.objects import Obj
 
-Obj = dict[str, Any]
 PLURALS = {"Sandbox": "sandboxes", "SandboxTemplate": "sandboxtemplates", "SandboxWarmPool": "sandboxwarmpools", "SandboxClaim": "sandboxclaims"}
 GROUPS = {"Sandbox": CORE_GROUP, "SandboxTemplate": EXT_GROUP, "SandboxWarmPool": EXT_GROUP, "SandboxClaim": EXT_GROUP}
 

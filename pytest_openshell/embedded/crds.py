@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pytest_openshell.errors import HarnessError
-from pytest_openshell.toolchain.builder import find_go
+from pytest_openshell.toolchain.modsource import module_dir
 from pytest_openshell.toolchain.pins import Module
 
 CRD_FILES = (
@@ -26,25 +23,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def module_source_dir(module: Module) -> Path:
     """The module's source in the Go module cache, downloading it if needed (``go mod download``)."""
-    go = find_go()
-    if go is None:
-        raise HarnessError(
-            f"the agent-sandbox {module.version} CRDs come from its Go module, and Go is not installed",
-            fix="install Go >= 1.26",
-        )
-    env = {**os.environ, "GOWORK": "off", "GOFLAGS": "-mod=readonly"}
-    out = subprocess.run(
-        [go, "mod", "download", "-json", f"{module.source}@{module.version}"],
-        cwd=module.dir, env=env, capture_output=True, text=True, timeout=600,
-    )
-    info = json.loads(out.stdout or "{}")
-    if out.returncode != 0 or "Dir" not in info:
-        raise HarnessError(
-            f"could not fetch {module.source}@{module.version} from the Go module proxy: "
-            f"{info.get('Error') or out.stderr.strip()}",
-            fix="check that the version exists on the proxy and GOPROXY is reachable",
-        )
-    return Path(info["Dir"])
+    return module_dir(f"{module.source}@{module.version}", module.dir)
 
 
 def load_crds(source_dir: Path) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from pytest_openshell.embedded import upgrade
 from pytest_openshell.embedded.boot import Booted, BootSpec, boot
 from pytest_openshell.embedded.layout import Layout, Ports
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.rundirs import live_clients
 from pytest_openshell.toolchain.cache import logs_dir
 
 WATCH_INTERVAL_S = 0.2
@@ -53,32 +54,6 @@ def _on_upgrade(_signum: int, _frame: FrameType | None) -> None:
 def emit(run_dir: Path, kind: str, **data: Any) -> None:
     with open(run_dir / "events.jsonl", "a") as f:
         f.write(json.dumps({"event": kind, "t": time.time(), **data}) + "\n")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def live_clients(run_dir: Path) -> list[int]:
-    alive = []
-    for entry in (run_dir / "clients").glob("*"):
-        pid = int(entry.name)
-        if pid_alive(pid):
-            alive.append(pid)
-        else:
-            entry.unlink(missing_ok=True)
-    return alive
 
 
 def run(run_dir: Path) -> int:

@@ -12,7 +12,10 @@ locally (facts carried over from kind's images/base and pkg/build/nodeimage):
 - the images kubeadm runs (pause, etcd, kube-apiserver/controller-manager/scheduler, and CoreDNS
   for its DNS addon) are tiny ``docker import`` images of the static binaries, tagged exactly as
   kubeadm expects, and imported into the node's containerd store at build time by a private
-  containerd on the host.
+  containerd on the host;
+- kind's default storage (local-path-provisioner, StorageClass ``standard``) as kind's build ships
+  it: its manifest at ``/kind/manifests/default-storage.yaml``, its two images preloaded
+  (``storage.py``), so ``kind create cluster`` installs dynamic provisioning itself.
 
 The image tag carries a hash of every input, so it is rebuilt only when a pin or this recipe changes.
 """
@@ -30,12 +33,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.kindimage import storage
 from pytest_openshell.kindimage.docker import docker, docker_binary, image_exists, import_files, require_docker
-from pytest_openshell.kindimage.gomod import module_dir
-from pytest_openshell.providers.base import Progress
+from pytest_openshell.progress import Progress
 from pytest_openshell.resources import data_dir
 from pytest_openshell.toolchain import Resolver
 from pytest_openshell.toolchain.cache import cache_root, logs_dir
+from pytest_openshell.toolchain.modsource import module_dir
 from pytest_openshell.toolchain.pins import Pins
 
 NODE_REPO = "localhost/pytest-openshell/kind-node"
@@ -81,12 +85,13 @@ def _node_files() -> Path:
 def node_image_tag(pins: Pins) -> str:
     """``localhost/pytest-openshell/kind-node:v1.34.4-<hash of pins + recipe>``."""
     h = hashlib.sha256()
-    for key in ("kubernetes", "kubernetes-node", "etcd", "kind", "coredns"):
+    for key in ("kubernetes", "kubernetes-node", "etcd", "kind", "coredns", "local-path-provisioner"):
         h.update(pins.modules[key].fingerprint().encode())
     h.update(" ".join((DEBIAN_SUITE, *PACKAGES)).encode())
     for path in sorted(_node_files().iterdir()):
         h.update(path.read_bytes())
     h.update(Path(__file__).read_bytes())  # the recipe itself
+    h.update(Path(storage.__file__).read_bytes())
     return f"{NODE_REPO}:{pins.modules['kubernetes-node'].version}-{h.hexdigest()[:10]}"
 
 
@@ -120,8 +125,18 @@ def _build(tag: str, pins: Pins, resolver: Resolver, progress: Progress, work_ro
         _customize(rootfs, binaries, version, images["pause"], pins)
         progress(f"  building control-plane images: {', '.join(images.values())}")
         _control_plane_images(images, binaries, pins, work)
-        progress("  preloading them into the node's containerd")
-        _preload(rootfs, list(images.values()), work)
+        # kind's own default storage (what its node-image build ships): manifest + its two images
+        default_storage = storage.kind_storage(pins)
+        _install(rootfs / storage.MANIFEST_PATH, default_storage.manifest.encode(), 0o644)
+        made = storage.build_storage_images(
+            default_storage, resolver.resolve(pins.binary("local-path-provisioner")).path, BIN_PATH_ENV)
+        storage_images = [default_storage.provisioner_image, default_storage.helper_image]
+        progress(f"  preloading them and kind's storage images ({', '.join(storage_images)}) into the node's containerd")
+        try:
+            _preload(rootfs, [*images.values(), *storage_images], work)
+        finally:
+            if made:
+                docker("rmi", *made, check=False)
         progress("  importing the node rootfs into docker")
         # docker 20.10's import knows no STOPSIGNAL change; kind removes nodes with rm -f anyway
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)

@@ -10,11 +10,12 @@ from typing import Any
 
 import yaml
 
+from pytest_openshell.agentsandbox.installed import CRDS
 from pytest_openshell.embedded import crds
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.kindimage import storage as kind_storage
 from pytest_openshell.kindimage.docker import image_exists, import_files
-from pytest_openshell.providers.base import Progress
-from pytest_openshell.providers.existing import CRDS
+from pytest_openshell.progress import Progress
 from pytest_openshell.toolchain import Resolver
 from pytest_openshell.toolchain.pins import Lane
 
@@ -30,6 +31,9 @@ INSTALL_TIMEOUT_S = 180
 # serving) behind upstream's Service of the same name; the API server's service proxy reaches it
 # from the host with the kubeconfig's credentials: no port-forward, no port published on the node.
 CONTROLLER_METRICS_PATH = f"/api/v1/namespaces/{NAMESPACE}/services/{DEPLOYMENT}:metrics/proxy/metrics"
+# Addons a node image built here runs, awaited when present (a user's own node image may lack them):
+# kubeadm's DNS addon, so sandboxes' DNS names resolve, and kind's default storage, so PVCs bind.
+NODE_ADDONS = (("kube-system", "coredns"), (kind_storage.NAMESPACE, kind_storage.DEPLOYMENT))
 # httpd serves from sandbox pods, nslookup + wget make the in-cluster DNS client (conformance)
 BUSYBOX_APPLETS = ("sh", "sleep", "cat", "echo", "ls", "env", "true", "wget", "nc", "hostname", "httpd", "nslookup")
 
@@ -90,9 +94,9 @@ def install_agent_sandbox(kubectl_binary: str, kubeconfig: Path, lane: Lane, ima
     _run([*kubectl, "-n", NAMESPACE, "rollout", "status", f"deploy/{DEPLOYMENT}", f"--timeout={INSTALL_TIMEOUT_S}s"])
     if len(lane.api_versions) > 1:
         _await_conversion(kubectl)
-    if _run([*kubectl, "-n", "kube-system", "get", "deploy", "-o", "name"]).split().count("deployment.apps/coredns"):
-        # kubeadm's DNS addon (a kind node image built here has it): sandboxes' DNS names resolve from now on
-        _run([*kubectl, "-n", "kube-system", "rollout", "status", "deploy/coredns", f"--timeout={INSTALL_TIMEOUT_S}s"])
+    for namespace, deployment in NODE_ADDONS:
+        if f"deployment.apps/{deployment}" in _run([*kubectl, "-n", namespace, "get", "deploy", "-o", "name"]).split():
+            _run([*kubectl, "-n", namespace, "rollout", "status", f"deploy/{deployment}", f"--timeout={INSTALL_TIMEOUT_S}s"])
 
 
 def _await_conversion(kubectl: list[str]) -> None:

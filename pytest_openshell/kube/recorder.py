@@ -50,12 +50,14 @@ class EventRecorder:
         self._error: BaseException | None = None
         self._conn = WatchConnection()
         self._listeners: list[threading.Event] = []
+        self.lists = 0  # the first list, then one per relist after 410 Gone (watch continuity)
         rv = self._list()
         self._thread = threading.Thread(target=self._run, args=(rv,), name=f"recorder-{what}", daemon=True)
         self._thread.start()
 
     def _list(self) -> str | None:
         listing = as_dict(self._list_fn(**self._kwargs))
+        self.lists += 1
         now = time.monotonic()
         with self._cond:
             for item in listing.get("items") or []:

@@ -16,8 +16,8 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.errors import WaitTimeout
+from pytest_openshell.objects import Obj
 
-Obj = dict[str, Any]
 Predicate = Callable[[Obj], bool]
 _SERIALIZER = k8s.ApiClient()
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes.watch.watch import iter_resp_lines
 
-Obj = dict[str, Any]
+from pytest_openshell.objects import Obj
 
 
 def shutdown_response(resp: Any) -> None:

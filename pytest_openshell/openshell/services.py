@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ from pytest_openshell.contract.clients import call_failed, driver_client, gatewa
 from pytest_openshell.contract.generation import Generation, driver_generation, token_generation
 from pytest_openshell.contract.labels import is_label_value
 from pytest_openshell.errors import HarnessError
+from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE  # the image kind nodes hold: one tag
+from pytest_openshell.openshell.helm import DeployedGateway, HelmSettings
 from pytest_openshell.options import effective_gateway
 from pytest_openshell.providers import Cluster
 
-IMAGE = "localhost/pytest-openshell/sandbox:2"
 RPC_TIMEOUT_S = 30.0
 GATEWAY_PROBE_S = 5.0
 
@@ -48,6 +49,8 @@ class ServiceOptions:
     gateway_cert: str | None = None
     gateway_key: str | None = None
     faults: frozenset[str] = frozenset()
+    helm: HelmSettings | None = None  # what --openshell-gateway=helm installs
+    deployed: bool = False  # the endpoint is the Helm-deployed gateway's (set by deployed_at)
 
     @property
     def external(self) -> bool:
@@ -70,13 +73,23 @@ class ServiceOptions:
         unsupported = ["DriverCore"] if profile == "compute-driver" else ["DriverAuthentication"] if "DriverAuthentication" in features else []
         if not unsupported:
             return None
+        if self.gateway == "helm":
+            return ("no driver under test: the Helm-deployed gateway's compute driver serves a Unix socket inside "
+                    "its pod (an emptyDir), which the harness cannot reach"), unsupported
         return ("no driver under test: the external gateway's compute driver was not given "
                 "(--openshell-driver-socket), and the reference driver is not the one it uses"), unsupported
 
+    def deployed_at(self, gateway: DeployedGateway) -> ServiceOptions:
+        """These options pointed at the gateway Helm deployed: its port-forward, mTLS material and namespace."""
+        def path(p: Path | None) -> str | None:
+            return str(p) if p else None
+        return replace(self, gateway_endpoint=gateway.endpoint, gateway_ca=path(gateway.ca), gateway_cert=path(gateway.cert),
+                       gateway_key=path(gateway.key), driver_namespace=gateway.sandbox_namespace, deployed=True)
+
     def validate(self) -> None:
-        if self.gateway == "helm":
-            raise HarnessError("--openshell-gateway=helm needs a cluster that can pull the OpenShell chart and image",
-                               fix="on an offline cluster use the reference gateway (default) or --openshell-gateway-endpoint")
+        if self.gateway == "helm" and not self.deployed:
+            self._validate_helm()
+            return
         if not is_label_value(self.workspace) or not self.workspace:
             raise HarnessError(f"--openshell-workspace {self.workspace!r} is not a Kubernetes label value",
                                fix="use lowercase letters, digits and '-' (the upstream gateway sends 'default')")
@@ -94,6 +107,15 @@ class ServiceOptions:
         if self.gateway_endpoint:
             self.probe_gateway()
         self._need_namespace()
+
+    def _validate_helm(self) -> None:
+        """Before the boot: what Helm will install; the endpoint and TLS material come from the deploy."""
+        if self.gateway_endpoint or self.gateway_ca or self.gateway_cert or self.gateway_key:
+            raise HarnessError("--openshell-gateway=helm deploys its own gateway: --openshell-gateway-endpoint/-ca/-cert/-key do not apply",
+                               fix="drop them, or use --openshell-gateway=external for a gateway already running")
+        if self.driver_socket:
+            raise HarnessError("--openshell-gateway=helm runs the chart's own compute driver: --openshell-driver-socket does not apply")
+        (self.helm or HelmSettings()).validate()
 
     def _need_namespace(self) -> None:
         if self.external and not self.driver_namespace:
@@ -173,7 +195,7 @@ class OpenShellServices:
                 sockdir = Path(tempfile.mkdtemp(prefix="osh-"))
                 self._stack.callback(shutil.rmtree, sockdir, ignore_errors=True)
                 self._driver_handle = start_driver(sockdir / "driver.sock", self.namespace, kubeconfig=self.cluster.kubeconfig,
-                                                   default_image=IMAGE, faults=self.options.faults & driver_faults())
+                                                   default_image=SANDBOX_IMAGE, faults=self.options.faults & driver_faults())
                 self._stack.callback(self._driver_handle.stop)
                 self._driver_socket = Path(self._driver_handle.socket_path)
         return self._driver_socket

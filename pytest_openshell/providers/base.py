@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-Progress = Callable[[str], None]
+from pytest_openshell.agentsandbox.installed import AgentSandbox
+from pytest_openshell.progress import Progress
+
+__all__ = ["AgentSandbox", "Cluster", "ClusterProvider", "Progress", "ProviderSettings", "Upgrade", "docker_cluster_name"]
 
 
 @dataclass(frozen=True)
@@ -28,24 +31,6 @@ class ProviderSettings:
     k3s_image: str | None = None
     # Boot this older lane, and let the suite upgrade it in place to agent_sandbox_version (embedded only).
     agent_sandbox_upgrade_from: str | None = None
-
-
-@dataclass(frozen=True)
-class AgentSandbox:
-    """The installed agent-sandbox lane and what it serves."""
-
-    version: str
-    api_versions: dict[str, list[str]]  # kind -> served versions, storage version first
-    controller_metrics: str | None = None
-    controller_log: str | None = None
-
-    def served(self, kind: str = "Sandbox") -> list[str]:
-        return self.api_versions.get(kind, [])
-
-    def preferred(self, kind: str = "Sandbox") -> str:
-        """The version OpenShell would pick: v1beta1 when served, else v1alpha1."""
-        served = self.served(kind)
-        return "v1beta1" if "v1beta1" in served else served[0]
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from typing import Any
 from filelock import FileLock
 
 from pytest_openshell.embedded import crds
-from pytest_openshell.embedded.supervisor import live_clients, pid_alive
 from pytest_openshell.embedded.upgrade import REQUEST_FILE
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import server_version
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, Progress, ProviderSettings, Upgrade
+from pytest_openshell.rundirs import deregister, lock_path, pid_alive, register, runs_base
 from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.cache import cache_root
 from pytest_openshell.toolchain.pins import Lane
@@ -38,12 +38,6 @@ UPGRADE_TIMEOUT_S = 300.0
 KINDS = ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim")
 TEARDOWN_TIMEOUT_S = 30.0
 POLL_S = 0.05
-
-
-def runs_base() -> Path:
-    base = Path(tempfile.gettempdir()) / f"pytest-openshell-{os.getuid()}"
-    base.mkdir(mode=0o700, exist_ok=True)
-    return base
 
 
 def dead_components(run_dir: Path) -> list[tuple[str, str]]:
@@ -98,7 +92,7 @@ class EmbeddedProvider(ClusterProvider):
         run_dir = self._choose_run_dir(f"{source.version}-to-{target.version}" if source else lane.version)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         self._run_dir = run_dir
-        with FileLock(str(run_dir) + ".lock"):
+        with FileLock(lock_path(run_dir)):
             state = self._joinable_state(run_dir)
             if state is None:
                 state = self._start(run_dir, spec)
@@ -171,12 +165,8 @@ class EmbeddedProvider(ClusterProvider):
         return None
 
     def _register(self, run_dir: Path) -> None:
-        (run_dir / "clients").mkdir(parents=True, exist_ok=True)
-        (run_dir / "clients" / str(os.getpid())).touch()
-        if self.settings.run_id:
-            # An xdist worker. Another worker may ask for the cluster only after this one is done,
-            # so the cluster lives as long as the xdist controller (our parent), which outlives them all.
-            (run_dir / "clients" / str(os.getppid())).touch()
+        # An xdist worker also registers its controller: the supervisor outlives every worker.
+        register(run_dir, shared_by_workers=bool(self.settings.run_id))
 
     def _start(self, run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         if run_dir.exists():
@@ -261,14 +251,13 @@ class EmbeddedProvider(ClusterProvider):
         run_dir = self._run_dir
         if run_dir is None:
             return
-        lock_path = str(run_dir) + ".lock"
-        with FileLock(lock_path):
-            (run_dir / "clients" / str(os.getpid())).unlink(missing_ok=True)
-            last = not live_clients(run_dir) if run_dir.exists() else True
+        lock = lock_path(run_dir)
+        with FileLock(lock):
+            last = deregister(run_dir, os.getpid()) if run_dir.exists() else True
             if last and not self._keep:
                 self._await_teardown(run_dir)
         if last and not self._keep:
-            Path(lock_path).unlink(missing_ok=True)
+            Path(lock).unlink(missing_ok=True)
         self._run_dir = None
 
     def _await_teardown(self, run_dir: Path) -> None:

@@ -12,17 +12,11 @@ from pathlib import Path
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from pytest_openshell.agentsandbox.installed import CRDS
 from pytest_openshell.embedded.addons import KWOK_NODE_ANNOTATION
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import api_client, server_version
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider
-
-CRDS = {
-    "Sandbox": "sandboxes.agents.x-k8s.io",
-    "SandboxTemplate": "sandboxtemplates.extensions.agents.x-k8s.io",
-    "SandboxWarmPool": "sandboxwarmpools.extensions.agents.x-k8s.io",
-    "SandboxClaim": "sandboxclaims.extensions.agents.x-k8s.io",
-}
 
 
 def default_kubeconfig() -> Path:

@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage.docker import image_exists, require_docker
 from pytest_openshell.kindimage.workloads import CONTROLLER_METRICS_PATH, ensure_controller_image, ensure_sandbox_image, install_agent_sandbox
 from pytest_openshell.kube.client import api_client, server_version
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
-from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.existing import ExistingProvider
 from pytest_openshell.resources import data_dir
+from pytest_openshell.rundirs import deregister, lock_path, register, runs_base
 from pytest_openshell.toolchain import Resolver, load_pins
 
 K3S_IMAGE_ENV = "OPENSHELL_K3S_IMAGE"
@@ -42,6 +43,7 @@ class K3dProvider(ClusterProvider):
         super().__init__(*args, **kwargs)
         self._name: str | None = None
         self._k3d: str | None = None
+        self._run_dir: Path | None = None
 
     def k3s_image(self) -> str:
         explicit = self.settings.k3s_image or os.environ.get(K3S_IMAGE_ENV)
@@ -78,10 +80,15 @@ class K3dProvider(ClusterProvider):
         run_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = run_dir / "kubeconfig"
         started = time.monotonic()
-        existing = subprocess.run([k3d, "cluster", "list", "-o", "json"], capture_output=True, text=True, timeout=60)
-        created = name not in existing.stdout
-        self._name = name
+        self._name, self._run_dir = name, run_dir
+        # xdist workers of one run share the cluster name: under the lock, one creates it, each
+        # registers, and only the last to release deletes it (rundirs.py)
+        lock = FileLock(lock_path(run_dir))
+        lock.acquire()
         try:
+            existing = subprocess.run([k3d, "cluster", "list", "-o", "json"], capture_output=True, text=True, timeout=60)
+            created = name not in existing.stdout
+            register(run_dir, shared_by_workers=False)
             if created:
                 self.progress(f"creating k3d cluster {name} from {image}")
                 self._k3d_run("cluster", "create", name, "--config", str(config_path()), "--image", image)
@@ -98,8 +105,10 @@ class K3dProvider(ClusterProvider):
             finally:
                 api.close()
         except BaseException:
+            lock.release()  # release() takes it again
             self.release()
             raise
+        lock.release()
         return Cluster(
             provider=self.name, kubeconfig=kubeconfig, server=host, server_version=server_version(kubeconfig),
             node_mode="real", agent_sandbox=AgentSandbox(version=lane.version, api_versions=served,
@@ -115,9 +124,15 @@ class K3dProvider(ClusterProvider):
             raise HarnessError(f"k3d {' '.join(args[:2])} failed: {(out.stderr or out.stdout).strip()[-500:]}")
 
     def release(self) -> None:
-        name, k3d = self._name, self._k3d
-        self._name = None
-        if name is None or k3d is None or self.settings.keep_cluster:
+        name, k3d, run_dir = self._name, self._k3d, self._run_dir
+        self._name = self._run_dir = None
+        if name is None or k3d is None or run_dir is None:
             return
-        self.progress(f"deleting k3d cluster {name}")
-        subprocess.run([k3d, "cluster", "delete", name], capture_output=True, timeout=300)
+        with FileLock(lock_path(run_dir)):
+            last = deregister(run_dir, os.getpid()) and not self.settings.keep_cluster
+            if last:
+                self.progress(f"deleting k3d cluster {name}")
+                subprocess.run([k3d, "cluster", "delete", name], capture_output=True, timeout=300)
+                shutil.rmtree(run_dir, ignore_errors=True)
+        if last:
+            Path(lock_path(run_dir)).unlink(missing_ok=True)

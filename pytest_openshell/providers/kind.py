@@ -18,7 +18,6 @@ from typing import Any
 
 from filelock import FileLock
 
-from pytest_openshell.embedded.supervisor import live_clients
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kindimage.docker import docker, docker_binary, image_exists, require_docker
 from pytest_openshell.kindimage.node import ensure_node_image
@@ -26,11 +25,13 @@ from pytest_openshell.kindimage.workloads import CONTROLLER_METRICS_PATH, ensure
 from pytest_openshell.kube.client import api_client, server_version
 from pytest_openshell.providers import reaper
 from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, docker_cluster_name
-from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.existing import ExistingProvider
 from pytest_openshell.resources import data_dir
+from pytest_openshell.rundirs import deregister, lock_path, register, runs_base
 from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.pins import Lane, Pins
+
+REAPER_ENTRY = "pytest_openshell.providers.kind_reap"  # above this module: run by name, never imported here
 
 NODE_IMAGE_ENV = "OPENSHELL_KIND_NODE_IMAGE"
 CREATE_WAIT = "180s"
@@ -99,7 +100,7 @@ class KindProvider(ClusterProvider):
         run_dir.mkdir(parents=True, exist_ok=True)
         self._name, self._run_dir = name, run_dir
         kubeconfig = run_dir / "kubeconfig"
-        with FileLock(str(run_dir) + ".lock"):
+        with FileLock(lock_path(run_dir)):
             started = time.monotonic()
             if name in self._clusters(kind):
                 subprocess.run([kind, "export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig)],
@@ -109,9 +110,10 @@ class KindProvider(ClusterProvider):
             else:
                 self._create(kind, name, image or self._node_image(pins, resolver), kubeconfig, run_dir)
                 created = True
-            self._register(run_dir)
+            # each worker's reaper releases that worker; the controller holds no kind cluster
+            register(run_dir, shared_by_workers=False)
             if not self.settings.keep_cluster:
-                self._reaper = reaper.spawn(os.getpid(), name, run_dir, kind)
+                self._reaper = reaper.spawn(REAPER_ENTRY, os.getpid(), name, run_dir, kind)
             error: BaseException | None = None
             try:  # under the lock, so other workers of the run never see a half-installed cluster
                 if created:
@@ -183,10 +185,6 @@ class KindProvider(ClusterProvider):
             disposable=not self.settings.keep_cluster,
         )
 
-    def _register(self, run_dir: Path) -> None:
-        (run_dir / "clients").mkdir(parents=True, exist_ok=True)
-        (run_dir / "clients" / str(os.getpid())).touch()
-
     # -- release ------------------------------------------------------------------------------
     def release(self) -> None:
         reaper.stop(self._reaper)  # before releasing, so the cluster is deleted once
@@ -198,10 +196,9 @@ class KindProvider(ClusterProvider):
         name, run_dir = self._name, self._run_dir
         if name is None or run_dir is None:
             return
-        lock = str(run_dir) + ".lock"
+        lock = lock_path(run_dir)
         with FileLock(lock):
-            (run_dir / "clients" / str(pid)).unlink(missing_ok=True)
-            last = not live_clients(run_dir) and not self.settings.keep_cluster
+            last = deregister(run_dir, pid) and not self.settings.keep_cluster
             if last:
                 self._delete(self._kind(), name, run_dir)
                 shutil.rmtree(run_dir, ignore_errors=True)

@@ -11,7 +11,6 @@ reaper first, so a cluster is never deleted twice.
 
 from __future__ import annotations
 
-import argparse
 import os
 import select
 import subprocess
@@ -19,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from pytest_openshell.embedded.supervisor import pid_alive
+from pytest_openshell.rundirs import pid_alive
 
 POLL_FALLBACK_S = 1.0  # only where pidfd_open is missing (Linux < 5.3)
 
@@ -39,12 +38,14 @@ def wait_for_exit(pid: int) -> None:
         os.close(fd)
 
 
-def spawn(client: int, name: str, run_dir: Path, kind: str) -> subprocess.Popen[bytes]:
-    """Start the reaper of ``client``; its log sits in the run dir, which a clean release deletes."""
+def spawn(entry: str, client: int, name: str, run_dir: Path, kind: str) -> subprocess.Popen[bytes]:
+    """Start the reaper of ``client``: ``python -m entry`` (the provider's own release, run after
+    :func:`wait_for_exit`). Named, not imported, so this mechanism sits below the providers it serves.
+    Its log sits in the run dir, which a clean release deletes."""
     log = open(run_dir / f"reaper-{client}.log", "ab")  # the child gets its own descriptor; ours closes below
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "pytest_openshell.providers.reaper", "--pid", str(client), "--name", name,
+            [sys.executable, "-m", entry, "--pid", str(client), "--name", name,
              "--run-dir", str(run_dir), "--kind", kind],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
@@ -60,26 +61,3 @@ def stop(reaper: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         reaper.kill()
         reaper.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_openshell.providers.reaper")
-    parser.add_argument("--pid", type=int, required=True)
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--kind", required=True)
-    args = parser.parse_args(argv)
-    wait_for_exit(args.pid)
-
-    from pytest_openshell.providers.base import ProviderSettings
-    from pytest_openshell.providers.kind import KindProvider
-
-    provider = KindProvider(ProviderSettings(), lambda message: print(message, flush=True))
-    provider.adopt(args.name, args.run_dir, args.kind)
-    print(f"client {args.pid} exited without releasing kind cluster {args.name}", flush=True)
-    provider.release_client(args.pid)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,11 +17,11 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.kube.watchstream import WatchConnection
+from pytest_openshell.objects import Obj
 
 log = logging.getLogger(__name__)
 WATCH_CHUNK_S = 300
 RETRY_S = 1.0
-Obj = dict[str, Any]
 Handler = Callable[[str, Obj], None]  # (ADDED | MODIFIED | DELETED | LIST, object)
 
 

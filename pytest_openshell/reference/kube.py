@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from pytest_openshell.agentsandbox.labels import CORE_GROUP, EXT_GROUP
 from pytest_openshell.kube.client import api_client
+from pytest_openshell.objects import Obj
 
-Obj = dict[str, Any]
 PREFERENCE = ("v1beta1", "v1alpha1")
 
 
@@ -106,8 +107,16 @@ def open_api(kubeconfig: str | Path | None, api: k8s.ApiClient | None, context: 
     if api is not None:
         return api, False
     if kubeconfig is None:
-        raise ValueError("pass kubeconfig or api_client")
+        # In a pod (the Helm-deployed gateway): the service account's own token, so what the server
+        # may do is exactly what the chart's RBAC grants it.
+        return in_cluster_client(), True
     return api_client(Path(kubeconfig), context), True
+
+
+def in_cluster_client() -> k8s.ApiClient:
+    configuration = k8s.Configuration()
+    k8s_config.load_incluster_config(client_configuration=configuration)
+    return k8s.ApiClient(configuration)
 
 
 def meta(obj: Obj) -> Obj:

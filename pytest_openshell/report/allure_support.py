@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_openshell.redact import redact, redact_text
+from pytest_openshell.report.svg import histogram_svg
 
 LOG_TAIL_BYTES = 20_000
 
@@ -51,6 +52,24 @@ def step_hook(config: pytest.Config) -> Any:
             yield
 
     return step
+
+
+class AllureEvidence:
+    """The suites' evidence (suite/context.py's Evidence) as allure attachments, redacted."""
+
+    def text(self, name: str, text: str, kind: str = "text") -> None:
+        attach_text(name, text, kind)
+
+    def histogram(self, name: str, samples_ms: list[float], budget_ms: float | None) -> None:
+        attach_svg(f"histogram: {name}", histogram_svg(name, samples_ms, budget_ms))
+
+    def log_tails(self, logs: dict[str, str]) -> None:
+        attach_log_tails(logs)
+
+
+def allure_evidence(config: pytest.Config) -> AllureEvidence | None:
+    """The evidence writer when allure results are being written, else None (nothing is made)."""
+    return AllureEvidence() if _allure() is not None and alluredir(config) is not None else None
 
 
 def attach_text(name: str, text: str, kind: str = "text") -> None:

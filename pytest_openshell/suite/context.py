@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client as k8s
 
@@ -17,8 +17,6 @@ from pytest_openshell.kube.diagnostics import namespace_diagnostic
 from pytest_openshell.kube.recorder import EventRecorder
 from pytest_openshell.providers import AgentSandbox, Cluster
 from pytest_openshell.redact import redact_text
-from pytest_openshell.report.allure_support import attach_log_tails, attach_svg, attach_text
-from pytest_openshell.report.svg import histogram_svg
 from pytest_openshell.results.model import (
     PROPERTY_MEASUREMENT,
     PROPERTY_NOTE,
@@ -27,15 +25,36 @@ from pytest_openshell.results.model import (
     Measurement,
 )
 from pytest_openshell.suite.manifests import render
-from pytest_openshell.suite.record import ConformanceTest
 from pytest_openshell.suite.timeouts import SuiteConfig
 
 StepHook = Callable[[str], contextlib.AbstractContextManager[Any]]
 
 
+class Evidence(Protocol):
+    """Where a test's evidence goes (the allure writer, report/allure_support.py, when allure is on).
+    The engine states the facts; the writer, handed in by the fixtures, decides their form."""
+
+    def text(self, name: str, text: str, kind: str = "text") -> None: ...
+
+    def histogram(self, name: str, samples_ms: list[float], budget_ms: float | None) -> None: ...
+
+    def log_tails(self, logs: dict[str, str]) -> None: ...
+
+
+class RunsInContext(Protocol):
+    """What a context needs of the test it runs (a ConformanceTest record is one). Spelled here, so
+    the record, which names the context its body takes, is not also imported back by the context."""
+
+    @property
+    def short_name(self) -> str: ...
+
+    @property
+    def run(self) -> Callable[[SuiteContext], None]: ...
+
+
 @dataclass
 class SuiteContext:
-    test: ConformanceTest
+    test: RunsInContext
     cluster: Cluster
     agent_sandbox: AgentSandbox
     api: k8s.ApiClient
@@ -43,6 +62,7 @@ class SuiteContext:
     config: SuiteConfig
     properties: list[tuple[str, object]]
     step_hook: StepHook | None = None
+    evidence: Evidence | None = None
     extra_logs: dict[str, str] = field(default_factory=dict)
     services_factory: Callable[[SuiteContext], Any] | None = None
     namespaces: Any = None  # the session's NamespaceFactory, for tests that need a second namespace
@@ -145,9 +165,9 @@ class SuiteContext:
             self.properties.append((f"latency.{measurement.name}.{key}", value))
         if measurement.budget:
             self.properties.append((f"latency.{measurement.name}.verdict", measurement.verdict))
-        if self.step_hook is not None and measurement.samples_ms:
+        if self.evidence is not None and measurement.samples_ms:
             budget = next(iter(measurement.budget.values())) if measurement.budget else None
-            attach_svg(f"histogram: {measurement.name}", histogram_svg(measurement.name, measurement.samples_ms, budget))
+            self.evidence.histogram(measurement.name, list(measurement.samples_ms), budget)
         return measurement
 
     def note(self, text: str) -> None:
@@ -156,8 +176,9 @@ class SuiteContext:
 
     def attach_failure(self) -> None:
         """Everything a reader of a failed test needs, redacted: objects, conditions, events, logs."""
-        attach_text("namespace objects, conditions and events", self.diagnose(), "yaml")
-        attach_log_tails(self.logs)
+        if self.evidence is not None:
+            self.evidence.text("namespace objects, conditions and events", self.diagnose(), "yaml")
+            self.evidence.log_tails(self.logs)
 
     @property
     def logs(self) -> dict[str, str]:

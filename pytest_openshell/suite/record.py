@@ -16,8 +16,9 @@ class ConformanceTest:
     description: str
     profile: str
     features: tuple[str, ...]
+    # The body applies what it needs itself (SuiteContext.apply), in the order its steps need it:
+    # there is no manifests field the engine would apply up front and no test would read.
     run: Callable[[SuiteContext], None]
-    manifests: tuple[str, ...] = ()
     # Measures latency: each figure reports its load condition (what ran beside it under xdist).
     latency: bool = False
     # Its verdict depends on timing (a latency budget) or on cluster-global state (the controller's

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_openshell.providers.embedded import runs_base
+from pytest_openshell.rundirs import runs_base
 from pytest_openshell.toolchain import load_pins
 from pytest_openshell.toolchain.cache import CACHE_LAYOUT_VERSION
 from tests.providers.lifecycle import (

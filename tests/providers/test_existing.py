@@ -72,8 +72,8 @@ def test_cluster_without_agent_sandbox_crds_is_one_clear_message(inner: Inner, b
     """A kept embedded cluster stripped of its CRDs stands in for a cluster agent-sandbox was never installed on."""
     from kubernetes import client as k8s
 
+    from pytest_openshell.agentsandbox.installed import CRDS
     from pytest_openshell.kube.client import api_client
-    from pytest_openshell.providers.existing import CRDS
 
     name = f"nocrds-{uuid.uuid4().hex[:8]}"
     try:

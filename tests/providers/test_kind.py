@@ -19,9 +19,9 @@ from pytest_openshell.kindimage.docker import docker, require_docker
 from pytest_openshell.kindimage.workloads import SANDBOX_IMAGE
 from pytest_openshell.kube.client import api_client
 from pytest_openshell.providers import ProviderSettings, get_provider
-from pytest_openshell.providers.embedded import runs_base
 from pytest_openshell.providers.k3d import K3dProvider
 from pytest_openshell.providers.kind import CLUSTER_LABEL, check_docker_can_run_nodes
+from pytest_openshell.rundirs import runs_base
 
 REPO = Path(__file__).resolve().parents[2]
 POD_TIMEOUT_S = 120.0
@@ -81,7 +81,12 @@ def test_kind_lifecycle_boots_runs_a_pod_and_leaves_nothing() -> None:
 # gateway-level identity cases (tokens read from the pods' projected volumes), the controller's
 # metrics through the API server's service proxy. The driver-level identity twins and the latency
 # profile add minutes and nothing kind-specific; they run with the full suite on demand.
-KIND_SELECTION = "agent_sandbox and not Claim or ClaimControllerMetrics or openshell and not Driver"
+# From the lifecycle profile only SandboxStorage: a PVC bound by kind's own local-path provisioner
+# (baked into the offline node image as kind's build does), stable across pod recreation.
+LIFECYCLE_NOT_ON_KIND = ("SandboxExpiry", "SuspendEdges", "PodMetadataEarly", "WarmPoolRollout", "TemplatePolicies",
+                         "TemplateNetworkPolicy")
+KIND_SELECTION = (f"agent_sandbox and not Claim and not ({' or '.join(LIFECYCLE_NOT_ON_KIND)}) "
+                  "or ClaimControllerMetrics or openshell and not Driver")
 
 
 @needs_docker
@@ -91,7 +96,8 @@ def test_conformance_suites_pass_on_kind_real_pods(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_openshell.cli", "-q", "--openshell-cluster=kind", "-k", KIND_SELECTION,
          "--openshell-profile=agent-sandbox-core", "--openshell-profile=agent-sandbox-extensions",
-         "--openshell-profile=gateway-identity", f"--openshell-report={tmp_path / 'r.yaml'}", f"--openshell-results-json={results}"],
+         "--openshell-profile=gateway-identity", "--openshell-profile=agent-sandbox-lifecycle",
+         f"--openshell-report={tmp_path / 'r.yaml'}", f"--openshell-results-json={results}"],
         cwd=REPO, capture_output=True, text=True, timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -106,6 +112,8 @@ def test_conformance_suites_pass_on_kind_real_pods(tmp_path: Path) -> None:
     assert valid["outcome"] == "passed" and any("projected volume" in n for n in valid["notes"]), valid["notes"]
     assert sum(o == "passed" for n, o in outcome.items() if n in IDENTITY_GATEWAY) >= 13
     assert outcome["ServiceSurvivesPodFailure"] == "skipped"  # needs the node simulator
+    assert outcome["SandboxStorage"] == "passed", "kind's default StorageClass provisions volumeClaimTemplates"
+    assert not set(LIFECYCLE_NOT_ON_KIND) & set(outcome), "the selection keeps the kind lane short"
 
 
 IDENTITY_GATEWAY = {t.short_name for t in IDENTITY_TESTS if not t.short_name.startswith("Driver")}
@@ -203,7 +211,7 @@ def _reapers(name: str) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"pytest_openshell.providers.reaper" in argv and name.encode() in argv:
+        if b"pytest_openshell.providers.kind_reap" in argv and name.encode() in argv:
             found.append(int(proc.name))
     return found
 

@@ -11,7 +11,7 @@ import yaml
 
 from pytest_openshell.providers import ProviderSettings
 from pytest_openshell.providers.base import docker_cluster_name
-from pytest_openshell.results.outputs import write_report
+from pytest_openshell.report.outputs import write_report
 from tests.providers.lifecycle import CONFORMANCE, RUN_TIMEOUT_S, Inner, booted_run_dir, explicit, left_behind, report_of, verdict_counts
 
 SERVER = re.compile(r"embedded cluster ready in \S+ at (https://\S+)")

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 
 from pytest_openshell.report.model import ReportInputs, build_report, profile_section
+from pytest_openshell.report.summary import render_summary
 from pytest_openshell.results.model import Measurement, TestResult
 from pytest_openshell.results.stats import percentile, summary
-from pytest_openshell.results.summary import render_summary
 from pytest_openshell.suite.features import Catalogue, Profile
 
 PROFILE = Profile("p", core=("A", "B"), extended=("X", "Y"))

@@ -17,7 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_openshell.reference.driver",
                                      description="Serve openshell.compute.v1.ComputeDriver on a Unix socket.")
     parser.add_argument("--socket", required=True, help="Unix socket path to listen on")
-    parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
+    parser.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: in-cluster, the pod's service account)")
     parser.add_argument("--context", default=None, help="kubeconfig context (default: current)")
     parser.add_argument("--namespace", required=True, help="namespace the driver creates sandboxes in")
     parser.add_argument("--workspace-mode", default="shared", choices=WORKSPACE_MODES,

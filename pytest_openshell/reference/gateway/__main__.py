@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listen", default="127.0.0.1:0", help="host:port (port 0: any free port; printed on start)")
     parser.add_argument("--driver-socket", required=True, help="Unix socket of the ComputeDriver")
     parser.add_argument("--workspace", default="default", help="DriverSandbox.workspace of the sandboxes it creates (as upstream: default)")
-    parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
+    parser.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: in-cluster, the pod's service account)")
     parser.add_argument("--context", default=None, help="kubeconfig context (default: current)")
     parser.add_argument("--db", required=True, type=Path, help="SQLite file for sandbox ids, claim bindings and the key")
     parser.add_argument("--gateway-id", default=DEFAULT_GATEWAY_ID)

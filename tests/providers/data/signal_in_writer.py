@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_openshell.results import outputs
+from pytest_openshell.report import outputs
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,4 +1,5 @@
-"""Source trees of pinned Go modules, from the Go module cache (downloaded through the proxy)."""
+"""Source trees of pinned Go modules, from the Go module cache (downloaded through the proxy): one implementation for
+the agent-sandbox CRDs and manifests, the kind node image and its storage, and the upstream e2e build."""
 
 from __future__ import annotations
 

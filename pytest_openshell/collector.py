@@ -15,6 +15,8 @@ import pytest
 
 from pytest_openshell.interrupts import signals_deferred
 from pytest_openshell.redact import redact
+from pytest_openshell.report.outputs import write_outputs
+from pytest_openshell.report.summary import render_summary
 from pytest_openshell.results.concurrency import Call, load_condition, worker_of
 from pytest_openshell.results.model import (
     PROPERTY_ENVIRONMENT,
@@ -26,8 +28,6 @@ from pytest_openshell.results.model import (
     PROPERTY_UNSUPPORTED,
     TestResult,
 )
-from pytest_openshell.results.outputs import write_outputs
-from pytest_openshell.results.summary import render_summary
 
 
 class ResultsCollector:
