@@ -79,6 +79,10 @@ class EmbeddedProvider(ClusterProvider):
         resolver = Resolver(self.settings.binaries, progress=self.progress)
         binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in CONTROL_PLANE}
         binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
+        if source is not None:
+            # What the upgrade will need, resolved (built, the first time) before the cluster boots, not while it waits.
+            resolver.resolve(target.module.binaries["agent-sandbox-controller"])
+            self._pinned_kubectl()
         crd_source = crds.module_source_dir(lane.module)
         spec = {
             "binaries": binaries,
@@ -112,15 +116,12 @@ class EmbeddedProvider(ClusterProvider):
         pins = load_pins()
         lane = pins.lane(version)
         resolver = Resolver(self.settings.binaries, progress=self.progress)
-        # Upstream's migrate.sh runs kubectl: the pinned one (option, env or cache; a kubectl on PATH may be
-        # any version -- a cloud SDK's dispatcher, say).
-        pinned = Resolver(self.settings.binaries, progress=self.progress, which=lambda _name: None)
         request = {
             "lane": lane.version,
             "lane_api_versions": list(lane.api_versions),
             "crd_source_dir": str(crds.module_source_dir(lane.module)),
             "controller": str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path),
-            "kubectl": str(pinned.resolve(pins.binary("kubectl")).path),
+            "kubectl": str(self._pinned_kubectl()),
             "crd_mode": crd_mode,
         }
         state = json.loads((run_dir / "state.json").read_text())
@@ -153,6 +154,12 @@ class EmbeddedProvider(ClusterProvider):
                 raise HarnessError(f"the upgrade to agent-sandbox {lane.version} did not finish within {UPGRADE_TIMEOUT_S:.0f}s",
                                    fix=f"see logs in {run_dir / 'logs'}")
             time.sleep(POLL_S)
+
+    def _pinned_kubectl(self) -> Path:
+        """Upstream's migrate.sh runs kubectl: the pinned one (option, env or cache, else built); a kubectl on
+        PATH may be any version (here, a cloud SDK's dispatcher)."""
+        pinned = Resolver(self.settings.binaries, progress=self.progress, which=lambda _name: None)
+        return pinned.resolve(load_pins().binary("kubectl")).path
 
     def _joinable_state(self, run_dir: Path) -> dict[str, Any] | None:
         state_file = run_dir / "state.json"

@@ -35,7 +35,8 @@ def run(tmp_path: Path, *args: str, cmd: list[str] | None = None,
     proc = subprocess.run(
         [*(cmd or [sys.executable, "-m", "pytest_openshell.cli"]), "-q", *UPGRADE, f"--openshell-results-json={results}",
          f"--openshell-report={tmp_path / 'report.yaml'}", *args],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        # On a fresh machine the first upgrade run also builds the pinned kubectl (kubernetes-node, ~5 min on 2 cores).
+        capture_output=True, text=True, timeout=1800, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p), **(env or {})},
     )
     assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
