@@ -136,6 +136,13 @@ def reference_faults() -> frozenset[str]:
 
 
 @pytest.fixture(scope="session")
+def upgrade_crd_mode() -> str:
+    """How an upgrade run (--agent-sandbox-upgrade-from) replaces the CRDs: in place. Only the project's
+    own test package overrides this (with the lossy ``delete-create``, which the suite must catch)."""
+    return "apply"
+
+
+@pytest.fixture(scope="session")
 def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[str]) -> ServiceOptions:
     options = service_options_from(request.config, reference_faults)
     if options.gateway == "helm":
@@ -207,7 +214,7 @@ def service_options_from(config: pytest.Config, faults: frozenset[str] = frozens
 @pytest.fixture
 def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox: AgentSandbox, k8s_api: k8s.ApiClient,
                 namespace_factory: NamespaceFactory, suite_config: SuiteConfig,
-                service_options: ServiceOptions) -> Iterator[SuiteContext]:
+                service_options: ServiceOptions, upgrade_crd_mode: str) -> Iterator[SuiteContext]:
     """The context of one conformance test; parametrize it (indirectly) with ConformanceTest records."""
     record: ConformanceTest = request.param
     describe_lane(request.config, agent_sandbox.version)
@@ -231,6 +238,7 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
     name = shared or namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
                        step_hook=step_hook(request.config), evidence=allure_evidence(request.config), namespaces=namespace_factory,
+                       upgrade_crd_mode=upgrade_crd_mode,
                        services_factory=lambda c: OpenShellServices(cluster, c.namespace, service_options))
     janitor = SharedNamespace(ctx.core, ctx.sandboxes, name) if shared else None
     request.node.stash[CONTEXT_KEY] = ctx  # for the failure attachments, made while the report is built

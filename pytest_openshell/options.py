@@ -30,6 +30,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--keep-cluster", "openshell_keep_cluster", "keep the cluster after the run and reuse a kept one", False, "bool"),
     Option("--openshell-cluster-name", "openshell_cluster_name", "name of a kept cluster", "pytest-openshell"),
     Option("--agent-sandbox-version", "agent_sandbox_version", "agent-sandbox lane to install (default: newest supported)"),
+    Option("--agent-sandbox-upgrade-from", "agent_sandbox_upgrade_from",
+           "boot this older agent-sandbox lane and upgrade it in place to --agent-sandbox-version (embedded; profile agent-sandbox-upgrade)"),
     Option("--openshell-binary", "openshell_binaries", "NAME=PATH of a binary to use instead of resolving it (repeatable)", (), "linelist"),
     Option("--openshell-apiserver-port", "openshell_apiserver_port", "fixed port for the embedded kube-apiserver"),
     Option("--kind-node-image", "openshell_kind_node_image", "kind node image (default: build one offline; env OPENSHELL_KIND_NODE_IMAGE)"),
@@ -149,4 +151,48 @@ def provider_settings(config: pytest.Config) -> ProviderSettings:
         run_id=workerinput["testrunuid"] if workerinput else None,
         kind_node_image=get(config, "openshell_kind_node_image") or None,
         k3s_image=get(config, "openshell_k3s_image") or None,
+        agent_sandbox_upgrade_from=get(config, "agent_sandbox_upgrade_from") or None,
     )
+
+
+UPGRADE_PROFILE = "agent-sandbox-upgrade"
+
+
+def upgrade_profiles(config: pytest.Config) -> tuple[str, ...]:
+    """The profiles a run selects: an upgrade run runs the upgrade profile only, others run what was asked.
+
+    Raises a HarnessError for an upgrade the harness cannot do (bad lanes, another provider, a kept
+    cluster, other profiles asked for).
+    """
+    from pytest_openshell.toolchain import load_pins
+
+    profiles = csv(config, "openshell_profiles")
+    source = get(config, "agent_sandbox_upgrade_from") or None
+    if source is None:
+        return profiles
+    pins = load_pins()
+    lanes = ", ".join(sorted(pins.lanes))
+    if source not in pins.lanes:
+        raise HarnessError(f"--agent-sandbox-upgrade-from={source} is not a lane this harness supports",
+                           fix=f"use one of: {lanes}")
+    target = pins.lane(get(config, "agent_sandbox_version") or None).version
+    if _version_key(source) >= _version_key(target):
+        raise HarnessError(f"--agent-sandbox-upgrade-from={source} is not older than the run's lane {target}",
+                           fix="upgrade from an older lane to a newer one, e.g. --agent-sandbox-upgrade-from=v0.4.6 "
+                               "--agent-sandbox-version=v0.5.6")
+    provider = get(config, "openshell_cluster")
+    if provider != "embedded":
+        raise HarnessError(f"--agent-sandbox-upgrade-from needs the embedded cluster, not --openshell-cluster={provider}",
+                           fix="drop --openshell-cluster (the default is embedded)")
+    if get(config, "openshell_keep_cluster"):
+        raise HarnessError("--agent-sandbox-upgrade-from cannot use --keep-cluster: an upgraded cluster cannot be upgraded again",
+                           fix="drop --keep-cluster")
+    others = sorted(set(profiles) - {UPGRADE_PROFILE})
+    if others:
+        raise HarnessError(f"an upgrade run runs profile {UPGRADE_PROFILE} only, not {', '.join(others)}",
+                           fix=f"drop --openshell-profile or use --openshell-profile={UPGRADE_PROFILE}")
+    return (UPGRADE_PROFILE,)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split("."))

@@ -27,9 +27,10 @@ from pytest_openshell.fixtures import (
     service_options_from,
     suite_config,
     suite_config_from,
+    upgrade_crd_mode,
 )
 from pytest_openshell.interrupts import signals_deferred
-from pytest_openshell.options import add_options, csv, get, implementation, provider_settings
+from pytest_openshell.options import add_options, csv, get, implementation, provider_settings, upgrade_profiles
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.redact import redact_text
 from pytest_openshell.report import allure_results
@@ -38,7 +39,7 @@ from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
 from pytest_openshell.xdist_roles import is_controller, is_worker
 
 __all__ = ["agent_sandbox", "cluster", "conformance", "helm_gateway", "k8s_api", "namespace", "namespace_factory", "reference_faults",
-           "service_options", "suite_config"]
+           "service_options", "suite_config", "upgrade_crd_mode"]
 COLLECTOR = "openshell-results"
 
 
@@ -132,7 +133,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     claimed = csv(config, "openshell_features")
     try:
-        selection = Selection(load_catalogue(), csv(config, "openshell_profiles"), claimed or None,
+        selection = Selection(load_catalogue(), upgrade_profiles(config), claimed or None,
                               csv(config, "openshell_skip_tests"), frozenset(r.short_name for _, r in records),
                               provisional=bool(get(config, "openshell_provisional")))
     except HarnessError as exc:

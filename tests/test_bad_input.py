@@ -30,6 +30,12 @@ def one_message(out: str) -> str:
     (["--openshell-timeout=coffee_break=10"], "unknown timeout"),
     (["--openshell-budget=warm_ready_p95_ms=-1"], "must be positive"),
     (["--openshell-submission"], "implementation's organization"),
+    (["--agent-sandbox-upgrade-from=v0.3.0"], "is not a lane this harness supports"),
+    (["--agent-sandbox-upgrade-from=v0.5.6"], "is not older than the run's lane v0.5.6"),
+    (["--agent-sandbox-upgrade-from=v0.4.6", "--agent-sandbox-version=v0.4.6"], "is not older than the run's lane v0.4.6"),
+    (["--agent-sandbox-upgrade-from=v0.4.6", "--openshell-cluster=kind"], "needs the embedded cluster"),
+    (["--agent-sandbox-upgrade-from=v0.4.6", "--keep-cluster"], "cannot use --keep-cluster"),
+    (["--agent-sandbox-upgrade-from=v0.4.6", "--openshell-profile=agent-sandbox-core"], "runs profile agent-sandbox-upgrade only"),
 ])
 def test_bad_option_values(tmp_path: Path, args: list[str], says: str) -> None:
     code, out = conformance(tmp_path, *args)

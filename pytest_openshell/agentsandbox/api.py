@@ -51,6 +51,15 @@ class SandboxAPI:
     def get(self, kind: str, namespace: str, name: str) -> Obj:
         return cast(Obj, self.custom.get_namespaced_custom_object(namespace=namespace, name=name, **self._args(kind)))
 
+    def exists(self, kind: str, namespace: str, name: str) -> bool:
+        try:
+            self.get(kind, namespace, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def patch(self, kind: str, namespace: str, name: str, body: Obj) -> Obj:
         return cast(Obj, self.custom.patch_namespaced_custom_object(namespace=namespace, name=name, body=body, **self._args(kind)))
 

@@ -5,8 +5,11 @@ publishes ``state.json``, then watches the registered client pids: when the last
 (released, crashed or killed with SIGKILL) it stops everything and removes the state dir, unless
 the cluster is kept. Components die with the supervisor (PDEATHSIG), so nothing outlives it.
 
-Files in the run dir: ``spec.json`` (in), ``events.jsonl`` (progress, ready, error), ``state.json``,
-``clients/<pid>``, ``supervisor.pid``, ``logs/``.
+SIGUSR1 asks it to upgrade agent-sandbox in place to the lane ``upgrade.json`` names
+(:mod:`pytest_openshell.embedded.upgrade`); it answers with an ``upgraded`` or ``upgrade-failed`` event.
+
+Files in the run dir: ``spec.json`` (in), ``upgrade.json`` (in), ``events.jsonl`` (progress, ready,
+upgraded, error), ``state.json``, ``clients/<pid>``, ``supervisor.pid``, ``logs/``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pytest_openshell.embedded import upgrade
 from pytest_openshell.embedded.boot import Booted, BootSpec, boot
 from pytest_openshell.embedded.layout import Layout, Ports
 from pytest_openshell.errors import HarnessError
@@ -39,6 +43,14 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+_upgrade_asked: list[bool] = []
+
+
+def _on_upgrade(_signum: int, _frame: FrameType | None) -> None:
+    # Only noted here: the watch loop upgrades between two rounds, never inside one.
+    _upgrade_asked.append(True)
+
+
 def emit(run_dir: Path, kind: str, **data: Any) -> None:
     with open(run_dir / "events.jsonl", "a") as f:
         f.write(json.dumps({"event": kind, "t": time.time(), **data}) + "\n")
@@ -48,6 +60,7 @@ def run(run_dir: Path) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
+    signal.signal(signal.SIGUSR1, _on_upgrade)
     spec_raw = json.loads((run_dir / "spec.json").read_text())
     keep = bool(spec_raw.pop("keep", False))
     ports = Ports()
@@ -65,9 +78,7 @@ def run(run_dir: Path) -> int:
             return 1
         booted.state["supervisor_pid"] = os.getpid()
         booted.state["keep"] = keep
-        tmp = run_dir / "state.json.tmp"
-        tmp.write_text(json.dumps(booted.state, indent=2))
-        os.replace(tmp, run_dir / "state.json")
+        _write_state(run_dir, booted.state)
         emit(run_dir, "ready", **booted.state)
         seen_client = False
         reported_dead: set[str] = set()
@@ -85,6 +96,9 @@ def run(run_dir: Path) -> int:
                     kept = logs_dir() / f"died-{run_dir.name}-{comp.name}.log"
                     shutil.copy2(comp.log_file, kept)
                     emit(run_dir, "component-died", component=comp.name, log=str(kept))
+            if _upgrade_asked:
+                _upgrade_asked.clear()
+                _upgrade(run_dir, lay, booted)
             time.sleep(WATCH_INTERVAL_S)
     except _Stop:
         emit(run_dir, "stopping", message="signalled")
@@ -101,6 +115,27 @@ def run(run_dir: Path) -> int:
             _keep_logs(lay)
         # The components are gone, so the state dir is only debris now, kept cluster or not.
         _remove(run_dir)
+
+
+def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    tmp = run_dir / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, run_dir / "state.json")
+
+
+def _upgrade(run_dir: Path, lay: Layout, booted: Booted) -> None:
+    """One in-place upgrade; a failure is reported to the client and leaves the cluster up for its diagnosis."""
+    try:
+        spec = upgrade.read_request(run_dir)
+        report = upgrade.upgrade(spec, lay, booted.components, booted.state, lambda msg: emit(run_dir, "progress", message=msg))
+    except _Stop:
+        raise
+    except Exception as exc:  # the client needs the reason whatever it was; the cluster stays up
+        message = str(exc) if isinstance(exc, HarnessError) else traceback.format_exc()
+        emit(run_dir, "upgrade-failed", message=message)
+        return
+    _write_state(run_dir, booted.state)
+    emit(run_dir, "upgraded", **report)
 
 
 def _report_failure(message: str) -> None:

@@ -129,6 +129,17 @@ class EventRecorder:
                 self._cond.wait(remaining)
         raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
 
+    def latest(self) -> dict[str, Obj]:
+        """The objects as last seen, by name (deleted ones left out)."""
+        state: dict[str, Obj] = {}
+        with self._cond:
+            for ev in self.history:
+                if ev.type == "DELETED":
+                    state.pop(ev.name, None)
+                else:
+                    state[ev.name] = ev.obj
+        return state
+
     def stop(self, timeout: float = 5.0) -> None:
         """End the watch and wait for its thread: none may outlive the recorder (see kube.watchstream)."""
         self._stop.set()
@@ -198,4 +209,30 @@ def wait_first(waits: Sequence[Wait], *, timeout: float, what: str, diagnose: Ca
                 rec._listeners.remove(wake)
 
 
-__all__ = ["Event", "EventRecorder", "Observed", "Wait", "is_named", "wait_first"]
+__all__ = ["Event", "EventRecorder", "Observed", "Wait", "is_named", "wait_first", "wait_state"]
+
+
+def wait_state(recorders: Sequence[EventRecorder], holds: Callable[[], bool], *, timeout: float, what: str,
+               diagnose: Callable[[], str] | None = None) -> None:
+    """Until ``holds()`` -- a condition over what several recorders saw last (their ``latest()``) --
+    is true; re-checked on every event any of them receives."""
+    wake = threading.Event()
+    for rec in recorders:
+        with rec._cond:
+            rec._listeners.append(wake)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            wake.clear()
+            if holds():
+                return
+            for rec in recorders:
+                rec.check_error()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
+            wake.wait(remaining)
+    finally:
+        for rec in recorders:
+            with rec._cond:
+                rec._listeners.remove(wake)

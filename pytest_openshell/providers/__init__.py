@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_openshell.errors import HarnessError
-from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, Progress, ProviderSettings
+from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, Progress, ProviderSettings, Upgrade
 
 PROVIDERS = ("embedded", "kind", "k3d", "existing")
 
@@ -28,4 +28,4 @@ def get_provider(name: str, settings: ProviderSettings, progress: Progress) -> C
     raise HarnessError(f"unknown cluster provider {name!r}", fix=f"use --openshell-cluster with one of: {', '.join(PROVIDERS)}")
 
 
-__all__ = ["PROVIDERS", "AgentSandbox", "Cluster", "ClusterProvider", "ProviderSettings", "get_provider"]
+__all__ = ["PROVIDERS", "AgentSandbox", "Cluster", "ClusterProvider", "ProviderSettings", "Upgrade", "get_provider"]

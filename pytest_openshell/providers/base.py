@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 from pytest_openshell.agentsandbox.installed import AgentSandbox
 from pytest_openshell.progress import Progress
 
-__all__ = ["AgentSandbox", "Cluster", "ClusterProvider", "Progress", "ProviderSettings", "docker_cluster_name"]
-
+__all__ = ["AgentSandbox", "Cluster", "ClusterProvider", "Progress", "ProviderSettings", "Upgrade", "docker_cluster_name"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,21 @@ class ProviderSettings:
     run_id: str | None = None  # shared by all pytest-xdist workers of one run
     kind_node_image: str | None = None  # None: build the offline node image (pytest_openshell.kindimage)
     k3s_image: str | None = None
+    # Boot this older lane, and let the suite upgrade it in place to agent_sandbox_version (embedded only).
+    agent_sandbox_upgrade_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """An in-place upgrade the suite may run once: the cluster came up at ``from_lane``.
+
+    ``run(crd_mode)`` upgrades CRDs and controller to the run's lane and returns what the provider
+    observed (timings, the CRDs' UIDs before and after, the migration's summaries); ``crd_mode`` is
+    ``apply`` (in place) or ``delete-create`` (lossy, for the harness's own negative test).
+    """
+
+    from_lane: AgentSandbox
+    run: Callable[[str], dict[str, Any]]
 
 
 @dataclass
@@ -48,6 +62,7 @@ class Cluster:
     # Torn down when the run ends (booted for it and not kept): what a test leaves inside needs
     # deleting, not awaiting -- the cluster goes as a whole.
     disposable: bool = False
+    upgrade: Upgrade | None = None
 
 
 def docker_cluster_name(settings: ProviderSettings, lane_version: str) -> str:

@@ -23,15 +23,19 @@ from typing import Any
 from filelock import FileLock
 
 from pytest_openshell.embedded import crds
+from pytest_openshell.embedded.upgrade import REQUEST_FILE
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.kube.client import server_version
-from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, Progress, ProviderSettings
+from pytest_openshell.providers.base import AgentSandbox, Cluster, ClusterProvider, Progress, ProviderSettings, Upgrade
 from pytest_openshell.rundirs import deregister, lock_path, pid_alive, register, runs_base
 from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.cache import cache_root
+from pytest_openshell.toolchain.pins import Lane
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "local-path-provisioner")
 BOOT_TIMEOUT_S = 240.0
+UPGRADE_TIMEOUT_S = 300.0
+KINDS = ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim")
 TEARDOWN_TIMEOUT_S = 30.0
 POLL_S = 0.05
 
@@ -69,10 +73,16 @@ class EmbeddedProvider(ClusterProvider):
 
     def acquire(self) -> Cluster:
         pins = load_pins()
-        lane = pins.lane(self.settings.agent_sandbox_version)
+        target = pins.lane(self.settings.agent_sandbox_version)
+        source = pins.lane(self.settings.agent_sandbox_upgrade_from) if self.settings.agent_sandbox_upgrade_from else None
+        lane = source or target  # an upgrade run boots the older lane; the suite upgrades it
         resolver = Resolver(self.settings.binaries, progress=self.progress)
         binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in CONTROL_PLANE}
         binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
+        if source is not None:
+            # What the upgrade will need, resolved (built, the first time) before the cluster boots, not while it waits.
+            resolver.resolve(target.module.binaries["agent-sandbox-controller"])
+            self._pinned_kubectl()
         crd_source = crds.module_source_dir(lane.module)
         spec = {
             "binaries": binaries,
@@ -83,7 +93,7 @@ class EmbeddedProvider(ClusterProvider):
             "keep": self.settings.keep_cluster,
         }
         self._keep = self.settings.keep_cluster
-        run_dir = self._choose_run_dir(lane.version)
+        run_dir = self._choose_run_dir(f"{source.version}-to-{target.version}" if source else lane.version)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         self._run_dir = run_dir
         with FileLock(lock_path(run_dir)):
@@ -93,7 +103,63 @@ class EmbeddedProvider(ClusterProvider):
             else:
                 self._register(run_dir)
                 self.progress(f"joined embedded cluster at {state['server']} ({run_dir})")
-        return self._cluster(state)
+        cluster = self._cluster(state)
+        if source is not None:
+            cluster.agent_sandbox = _lane_view(target, cluster.agent_sandbox)
+            cluster.upgrade = Upgrade(from_lane=_lane_view(source, cluster.agent_sandbox),
+                                      run=partial(self.upgrade_agent_sandbox, run_dir, target.version))
+        return cluster
+
+    # -- upgrading in place -------------------------------------------------------------------
+    def upgrade_agent_sandbox(self, run_dir: Path, version: str, crd_mode: str = "apply") -> dict[str, Any]:
+        """Ask the supervisor of ``run_dir`` to upgrade agent-sandbox to ``version`` in place; what it reports."""
+        pins = load_pins()
+        lane = pins.lane(version)
+        resolver = Resolver(self.settings.binaries, progress=self.progress)
+        request = {
+            "lane": lane.version,
+            "lane_api_versions": list(lane.api_versions),
+            "crd_source_dir": str(crds.module_source_dir(lane.module)),
+            "controller": str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path),
+            "kubectl": str(self._pinned_kubectl()),
+            "crd_mode": crd_mode,
+        }
+        state = json.loads((run_dir / "state.json").read_text())
+        events = run_dir / "events.jsonl"
+        offset = events.stat().st_size
+        (run_dir / REQUEST_FILE).write_text(json.dumps(request, indent=2))
+        pid = int(state["supervisor_pid"])
+        self.progress(f"upgrading agent-sandbox {state['lane']} -> {lane.version} in place (CRDs: {crd_mode})")
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + UPGRADE_TIMEOUT_S
+        while True:
+            with open(events) as f:
+                f.seek(offset)
+                for line in f:
+                    if not line.endswith("\n"):
+                        break
+                    offset += len(line)
+                    event = json.loads(line)
+                    if event["event"] == "progress":
+                        self.progress("  " + event["message"])
+                    elif event["event"] == "upgraded":
+                        self.progress(f"agent-sandbox upgraded to {lane.version} in {event['seconds']:.1f}s")
+                        return dict(event)
+                    elif event["event"] == "upgrade-failed":
+                        raise HarnessError(f"in-place upgrade to agent-sandbox {lane.version} failed: {event['message']}")
+            if not pid_alive(pid):
+                raise HarnessError(f"the embedded cluster's supervisor exited during the upgrade to {lane.version}",
+                                   fix=f"see logs in {run_dir / 'logs'}")
+            if time.monotonic() > deadline:
+                raise HarnessError(f"the upgrade to agent-sandbox {lane.version} did not finish within {UPGRADE_TIMEOUT_S:.0f}s",
+                                   fix=f"see logs in {run_dir / 'logs'}")
+            time.sleep(POLL_S)
+
+    def _pinned_kubectl(self) -> Path:
+        """Upstream's migrate.sh runs kubectl: the pinned one (option, env or cache, else built); a kubectl on
+        PATH may be any version (here, a cloud SDK's dispatcher)."""
+        pinned = Resolver(self.settings.binaries, progress=self.progress, which=lambda _name: None)
+        return pinned.resolve(load_pins().binary("kubectl")).path
 
     def _joinable_state(self, run_dir: Path) -> dict[str, Any] | None:
         state_file = run_dir / "state.json"
@@ -232,6 +298,13 @@ class EmbeddedProvider(ClusterProvider):
             time.sleep(POLL_S)
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _lane_view(lane: Lane, booted: AgentSandbox | None) -> AgentSandbox:
+    """What ``lane`` serves (from the pins: storage version first), with the booted controller's endpoints."""
+    return AgentSandbox(version=lane.version, api_versions={kind: list(lane.api_versions) for kind in KINDS},
+                        controller_metrics=booted.controller_metrics if booted else None,
+                        controller_log=booted.controller_log if booted else None)
 
 
 def release_shared(run_id: str, settings: ProviderSettings, progress: Progress) -> None:

@@ -66,6 +66,7 @@ class SuiteContext:
     extra_logs: dict[str, str] = field(default_factory=dict)
     services_factory: Callable[[SuiteContext], Any] | None = None
     namespaces: Any = None  # the session's NamespaceFactory, for tests that need a second namespace
+    upgrade_crd_mode: str = "apply"  # how an upgrade run replaces the CRDs (fixture upgrade_crd_mode)
     _recorders: list[EventRecorder] = field(default_factory=list)
     _deferred: list[Callable[[], Any]] = field(default_factory=list)
     _services: Any = None
