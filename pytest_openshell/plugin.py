@@ -30,6 +30,7 @@ from pytest_openshell.fixtures import (
     upgrade_crd_mode,
 )
 from pytest_openshell.interrupts import signals_deferred
+from pytest_openshell.openshell.helm import resolve_helm
 from pytest_openshell.options import add_options, csv, get, implementation, provider_settings, upgrade_profiles
 from pytest_openshell.progress import terminal_progress
 from pytest_openshell.redact import redact_text
@@ -143,7 +144,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         # Bad input must fail before the cluster boots, not one test at a time after it.
         implementation(config)
         suite_config_from(config)
-        service_options_from(config).validate()
+        services = service_options_from(config)
+        services.validate()
+        if services.helm is not None:
+            resolve_helm(provider_settings(config).binaries, terminal_progress(config))
     except HarnessError as exc:
         raise pytest.UsageError(f"pytest-openshell: {exc}") from None
     for item, rec in records:

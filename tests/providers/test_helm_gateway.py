@@ -96,3 +96,11 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         port = held.getsockname()[1]
         proc = _run([f"--openshell-gateway-port={port}"], tmp_path, timeout=300)
     _one_clear_line(proc, rf"--openshell-gateway-port {port}: port in use on 127\.0\.0\.1 -- free it")
+
+
+def test_unbuildable_helm_is_one_clear_line(tmp_path: Path) -> None:
+    # nothing cached, no module source and no proxy: the build that would make helm fails, before any boot
+    env = {"OPENSHELL_CACHE_DIR": str(tmp_path / "cache"), "GOMODCACHE": str(tmp_path / "gomod"), "GOPROXY": "off",
+           "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if not (Path(p) / "helm").exists())}
+    proc = _run([], tmp_path, env=env, timeout=600)
+    _one_clear_line(proc, r"building helm v3\.19\.0 failed .* -- read the build log")

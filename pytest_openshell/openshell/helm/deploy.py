@@ -39,6 +39,12 @@ class DeployedGateway:
     seconds: float = 0.0
 
 
+def resolve_helm(binaries: dict[str, str], progress: Progress) -> str:
+    """The pinned helm (option -> env -> PATH -> cache -> build): before the cluster boots, so a helm
+    that cannot be had fails in one line without a cluster having been made for nothing."""
+    return str(Resolver(binaries, progress=progress).resolve(load_pins().binary("helm")).path)
+
+
 class HelmGateway:
     def __init__(self, cluster: Cluster, settings: HelmSettings, progress: Progress,
                  binaries: dict[str, str] | None = None, sandbox_namespace: str | None = None) -> None:
@@ -47,7 +53,7 @@ class HelmGateway:
         self.progress = progress
         resolver = Resolver(binaries or {}, progress=progress)
         pins = load_pins()
-        self._helm_path = str(resolver.resolve(pins.binary("helm")).path)
+        self._helm_path = resolve_helm(binaries or {}, progress)
         self._kubectl_path = str(resolver.resolve(pins.binary("kubectl")).path)
         self._kind_path = str(resolver.resolve(pins.binary("kind")).path) if cluster.provider == "kind" else None
         self.sandbox_namespace = sandbox_namespace or settings.namespace
