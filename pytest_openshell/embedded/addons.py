@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pytest_openshell.embedded.config import KWOK_NODE_ANNOTATION, EmbeddedConfig, render_stages, simulated_node
 from pytest_openshell.embedded.layout import CLUSTER_DOMAIN, LOOPBACK, NODE_POD_CIDR, Layout
@@ -36,8 +37,11 @@ def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: Em
 
 
 def node_ready(api: RestClient, cfg: EmbeddedConfig) -> bool:
+    return node_is_ready(api.get(f"/api/v1/nodes/{cfg.node_name}") or {})
+
+
+def node_is_ready(node: dict[str, Any]) -> bool:
     """Ready, and schedulable: the lifecycle controller has lifted the startup taints."""
-    node = api.get(f"/api/v1/nodes/{cfg.node_name}") or {}
     conds = (node.get("status") or {}).get("conditions") or []
     taints = (node.get("spec") or {}).get("taints") or []
     return (any(c["type"] == "Ready" and c["status"] == "True" for c in conds)

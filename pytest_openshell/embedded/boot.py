@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_openshell.embedded import addons, commands, crds, storage
-from pytest_openshell.embedded.config import load_config
+from pytest_openshell.embedded.config import EmbeddedConfig, load_config
 from pytest_openshell.embedded.layout import LOOPBACK, SERVICE_CIDR, Layout, write_kubeconfig
 from pytest_openshell.embedded.pki import ClusterPKI
 from pytest_openshell.embedded.process import Component
@@ -31,6 +31,9 @@ class BootSpec:
     lane_api_versions: list[str]
     crd_source_dir: str
     apiserver_port: int | None = None
+    # Control plane and the simulated node only (no storage, no agent-sandbox): the work kwokctl
+    # does, for bench/boot_vs_kwokctl.py's like-for-like comparison. Not a conformance cluster.
+    bare: bool = False
 
 
 @dataclass
@@ -90,6 +93,11 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     kcm = start("kube-controller-manager", commands.kube_controller_manager(Path(b["kube-controller-manager"]), lay, gates))
     start("kube-scheduler", commands.kube_scheduler(Path(b["kube-scheduler"]), lay, gates))
     kwok = addons.start_kwok(start, Path(b["kwok"]), lay, api, cfg)
+    if spec.bare:  # the same condition bench/boot_vs_kwokctl.py waits for on kwokctl's node
+        kwok.wait_ready(lambda: addons.node_ready(api, cfg), STARTUP_TIMEOUT_S, "ready (simulated node not Ready, or still tainted)")
+        emit(f"simulated node Ready ({time.monotonic() - t0:.1f}s)")
+        _publish(booted, lay, t0, cfg, spec, [], None)
+        return
     provisioner = storage.start_provisioner(start, Path(b["local-path-provisioner"]), lay, api, cfg)
 
     source = Path(spec.crd_source_dir)
@@ -105,8 +113,7 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     controller = addons.start_controller(
         start, Path(b["agent-sandbox-controller"]), lay, spec.lane, crds.has_conversion_webhook(crd_objs), webhook
     )
-    kcm.wait_ready(lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default") is not None, STARTUP_TIMEOUT_S,
-                   "ready (default ServiceAccount not created)")
+    kcm.wait_ready(lambda: _default_sa(api), STARTUP_TIMEOUT_S, "ready (default ServiceAccount not created)")
     kwok.wait_ready(lambda: addons.node_ready(api, cfg), STARTUP_TIMEOUT_S, "ready (simulated node not Ready, or still tainted)")
     provisioner.wait_ready(lambda: storage.default_class_present(api, cfg), STARTUP_TIMEOUT_S, "installed (default StorageClass)")
     controller.wait_ready(lambda: _http_ok(f"http://{LOOPBACK}:{lay.ports.controller_health}/readyz"), STARTUP_TIMEOUT_S)
@@ -114,21 +121,30 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
         controller.wait_ready(lambda: _tls_serving(lay.ports.controller_webhook, pki.ca), STARTUP_TIMEOUT_S,
                               "serving its conversion webhook")
     emit(f"agent-sandbox-controller {spec.lane} healthy ({time.monotonic() - t0:.1f}s)")
+    _publish(booted, lay, t0, cfg, spec, crd_objs, f"http://{LOOPBACK}:{lay.ports.controller_metrics}/metrics")
+
+
+def _publish(booted: Booted, lay: Layout, t0: float, cfg: EmbeddedConfig, spec: BootSpec,
+             crd_objs: list[dict[str, Any]], controller_metrics: str | None) -> None:
     for comp in booted.components:
         comp.check_alive()  # one that died quietly (nothing waited on it) must fail the boot too
-
     booted.state.update(
         server=lay.server,
         kubeconfig=str(lay.kubeconfig("admin")),
         lane=spec.lane,
         api_versions=_served(crd_objs),
-        controller_metrics=f"http://{LOOPBACK}:{lay.ports.controller_metrics}/metrics",
+        controller_metrics=controller_metrics,
         logs={c.name: str(c.log_file) for c in booted.components},
         pids={c.name: c.pid for c in booted.components},
         boot_seconds=round(time.monotonic() - t0, 3),
-        storage_class=cfg.storage["default_class"],
+        storage_class=None if spec.bare else cfg.storage["default_class"],
         feature_gates=cfg.feature_gates,
+        bare=spec.bare,
     )
+
+
+def _default_sa(api: RestClient) -> bool:
+    return api.get("/api/v1/namespaces/default/serviceaccounts/default") is not None
 
 
 def _first_service_ip() -> str:

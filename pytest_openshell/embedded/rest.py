@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,37 @@ class RestClient:
         if status != 200:
             raise RuntimeError(f"GET {path} -> {status}: {out}")
         return out if isinstance(out, dict) else None
+
+    def watch_until(self, collection: str, done: Callable[[dict[str, dict[str, Any]]], bool], timeout: float) -> bool:
+        """List ``collection``, then watch it from that list's resourceVersion until ``done`` holds for
+        the objects it holds (by name); False when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        listed = self.get(collection) or {}
+        objs = {o["metadata"]["name"]: o for o in listed.get("items") or []}
+        rv = (listed.get("metadata") or {}).get("resourceVersion", "")
+        while not done(objs):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            sep = "&" if "?" in collection else "?"
+            url = f"{self.server}{collection}{sep}watch=1&resourceVersion={rv}&timeoutSeconds={max(1, int(left))}"
+            try:
+                with urllib.request.urlopen(url, context=self._ctx, timeout=left) as resp:
+                    for line in resp:  # one JSON event per line, as the apiserver streams them
+                        event = json.loads(line)
+                        obj = event["object"]
+                        if event["type"] == "ERROR":
+                            raise RuntimeError(f"watch {collection}: {obj}")
+                        rv = obj["metadata"].get("resourceVersion", rv)
+                        if event["type"] == "DELETED":
+                            objs.pop(obj["metadata"]["name"], None)
+                        elif event["type"] in ("ADDED", "MODIFIED"):
+                            objs[obj["metadata"]["name"]] = obj
+                        if done(objs):
+                            return True
+            except TimeoutError:
+                return False
+        return True
 
 
 def _decode(raw: bytes) -> Any:

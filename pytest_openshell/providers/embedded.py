@@ -31,6 +31,7 @@ from pytest_openshell.toolchain import Resolver, load_pins
 from pytest_openshell.toolchain.cache import cache_root
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "local-path-provisioner")
+BARE_CONTROL_PLANE = CONTROL_PLANE[:5]  # what kwokctl runs
 BOOT_TIMEOUT_S = 240.0
 TEARDOWN_TIMEOUT_S = 30.0
 POLL_S = 0.05
@@ -52,8 +53,10 @@ def dead_components(run_dir: Path) -> list[tuple[str, str]]:
 class EmbeddedProvider(ClusterProvider):
     name = "embedded"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bare: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Internal (bench/boot_vs_kwokctl.py): control plane and simulated node only, see BootSpec.bare.
+        self._bare = bare
         self._run_dir: Path | None = None
         self._supervisor: subprocess.Popen[bytes] | None = None
         self._keep = False
@@ -61,6 +64,8 @@ class EmbeddedProvider(ClusterProvider):
     # -- locating the run ---------------------------------------------------------------------
     def _choose_run_dir(self, lane: str) -> Path:
         s = self.settings
+        if self._bare:
+            return Path(tempfile.mkdtemp(prefix="bare-", dir=runs_base()))  # never shared nor kept
         if s.keep_cluster:
             return cache_root() / "clusters" / f"{s.cluster_name}-{lane}"
         if s.run_id:
@@ -71,18 +76,20 @@ class EmbeddedProvider(ClusterProvider):
         pins = load_pins()
         lane = pins.lane(self.settings.agent_sandbox_version)
         resolver = Resolver(self.settings.binaries, progress=self.progress)
-        binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in CONTROL_PLANE}
-        binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
-        crd_source = crds.module_source_dir(lane.module)
+        names = BARE_CONTROL_PLANE if self._bare else CONTROL_PLANE
+        binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in names}
+        if not self._bare:
+            binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
         spec = {
             "binaries": binaries,
             "lane": lane.version,
             "lane_api_versions": list(lane.api_versions),
-            "crd_source_dir": str(crd_source),
+            "crd_source_dir": "" if self._bare else str(crds.module_source_dir(lane.module)),
             "apiserver_port": self.settings.apiserver_port,
-            "keep": self.settings.keep_cluster,
+            "keep": self.settings.keep_cluster and not self._bare,
+            "bare": self._bare,
         }
-        self._keep = self.settings.keep_cluster
+        self._keep = bool(spec["keep"])
         run_dir = self._choose_run_dir(lane.version)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         self._run_dir = run_dir
@@ -175,7 +182,7 @@ class EmbeddedProvider(ClusterProvider):
             server=state["server"],
             server_version=server_version(kubeconfig),
             node_mode="simulated",
-            agent_sandbox=AgentSandbox(
+            agent_sandbox=None if state.get("bare") else AgentSandbox(
                 version=state["lane"],
                 api_versions=state["api_versions"],
                 controller_metrics=state["controller_metrics"],
