@@ -18,10 +18,11 @@ NODE_SELECTOR = f"{KWOK_NODE_ANNOTATION}=fake"
 # Taints a node carries until the node-lifecycle controller has seen it Ready and renewing its Lease.
 STARTUP_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 Start = Callable[[str, list[str]], Component]
+Create = Callable[[str, dict[str, Any]], None]  # POST, waiting out an apiserver still starting
 
 
-def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: EmbeddedConfig) -> Component:
-    api.create("/api/v1/nodes", simulated_node(cfg, NODE_POD_CIDR, LOOPBACK))
+def start_kwok(start: Start, binary: Path, lay: Layout, create: Create, cfg: EmbeddedConfig) -> Component:
+    """Start kwok, then register the node it simulates (kwok picks it up from its watch)."""
     stages = lay.root / "kwok-stages.yaml"
     stages.write_text(render_stages(data_dir("clusters") / "kwok" / "stages.yaml", cfg))
     argv = [
@@ -33,7 +34,9 @@ def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: Em
         f"--node-lease-duration-seconds={int(cfg.node['lease_duration_seconds'])}",
         f"--config={stages}",
     ]
-    return start("kwok", argv)
+    kwok = start("kwok", argv)
+    create("/api/v1/nodes", simulated_node(cfg, NODE_POD_CIDR, LOOPBACK))
+    return kwok
 
 
 def node_ready(api: RestClient, cfg: EmbeddedConfig) -> bool:

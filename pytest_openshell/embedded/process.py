@@ -79,6 +79,22 @@ class Component:
             return " (a port it needs is already in use)"
         return ""
 
+    def kill(self) -> None:
+        """SIGKILL its process group (it and anything it started); :meth:`reap` collects it."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def reap(self, timeout: float = 10.0) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass  # stuck in the kernel: nothing more a signal can do
+
     def stop(self, grace: float = 5.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

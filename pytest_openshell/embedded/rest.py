@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+STARTING = (429, 500, 503, 504)  # what a serving apiserver may answer until its post-start hooks are done
+
 
 class RestClient:
     def __init__(self, server: str, ca: Path, cert: Path, key: Path, timeout: float = 10.0) -> None:
@@ -48,6 +50,27 @@ class RestClient:
         if status not in (200, 201, 202, 409):
             raise RuntimeError(f"POST {path} -> {status}: {out}")
         return out if isinstance(out, dict) else {}
+
+    def try_create(self, path: str, body: dict[str, Any]) -> bool:
+        """POST once, for an apiserver that serves but may still be starting: True when created (or
+        there already), False on what a starting apiserver answers (no connection, 429, 5xx)."""
+        try:
+            status, out = self.request("POST", path, body)
+        except (OSError, ssl.SSLError):
+            return False
+        if status in (200, 201, 202, 409):
+            return True
+        if status in STARTING:
+            return False
+        raise RuntimeError(f"POST {path} -> {status}: {out}")
+
+    def serving(self) -> bool:
+        """The apiserver answers (kwokctl's readiness: ``/version``), before its post-start hooks are done."""
+        try:
+            status, _ = self.request("GET", "/version")
+        except (OSError, ssl.SSLError):
+            return False
+        return status == 200
 
     def get(self, path: str) -> dict[str, Any] | None:
         status, out = self.request("GET", path)

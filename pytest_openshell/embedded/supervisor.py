@@ -48,6 +48,9 @@ def run(run_dir: Path) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
+    # From the last client as it releases the cluster (under the run's lock, so no client can
+    # join meanwhile): stop now rather than at the next look at the clients.
+    signal.signal(signal.SIGUSR1, _on_signal)
     spec_raw = json.loads((run_dir / "spec.json").read_text())
     keep = bool(spec_raw.pop("keep", False))
     ports = Ports()
@@ -58,7 +61,7 @@ def run(run_dir: Path) -> int:
     failed = False
     try:
         try:
-            boot(BootSpec(**spec_raw), lay, lambda msg: emit(run_dir, "progress", message=msg), booted)
+            boot(BootSpec(**spec_raw), lay, lambda msg: _progress(run_dir, msg), booted)
         except HarnessError as exc:
             failed = True
             _report_failure(str(exc).replace(str(lay.logs), str(logs_dir() / "last-failure")))
@@ -86,21 +89,31 @@ def run(run_dir: Path) -> int:
                     shutil.copy2(comp.log_file, kept)
                     emit(run_dir, "component-died", component=comp.name, log=str(kept))
             time.sleep(WATCH_INTERVAL_S)
-    except _Stop:
-        emit(run_dir, "stopping", message="signalled")
+    except _Stop as stop:
+        emit(run_dir, "stopping", message="released" if str(stop) == "SIGUSR1" else "signalled")
         return 0
     except Exception:
         failed = True
         _report_failure(traceback.format_exc())
         return 1
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_IGN)  # teardown must finish once started
         booted.stop()
         if failed:
             _keep_logs(lay)
         # The components are gone, so the state dir is only debris now, kept cluster or not.
         _remove(run_dir)
+
+
+def _progress(run_dir: Path, message: str) -> None:
+    emit(run_dir, "progress", message=message)
+    # Also on stdout, which the starting client reads if we exit before ready: a failed boot's
+    # teardown is quick enough to remove events.jsonl before the client has read the last ones.
+    try:
+        print(json.dumps({"event": "progress", "message": message}), flush=True)
+    except OSError:
+        pass  # that client is gone (killed mid-boot); the boot goes on for the others
 
 
 def _report_failure(message: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -139,9 +140,12 @@ class EmbeddedProvider(ClusterProvider):
     def _await_ready(self, run_dir: Path) -> dict[str, Any]:
         assert self._supervisor is not None
         events = run_dir / "events.jsonl"
-        offset = 0
+        offset = shown = 0
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         while True:
+            # Whether it had exited is read before its events, so the progress it made before
+            # exiting is all shown before the failure.
+            exited = self._supervisor.poll() is not None
             if events.exists():
                 with open(events) as f:
                     f.seek(offset)
@@ -151,25 +155,35 @@ class EmbeddedProvider(ClusterProvider):
                         offset += len(line)
                         event = json.loads(line)
                         if event["event"] == "progress":
+                            shown += 1
                             self.progress("  " + event["message"])
                         elif event["event"] == "ready":
                             self.progress(f"embedded cluster ready in {event['boot_seconds']:.1f}s at {event['server']}")
                             return json.loads((run_dir / "state.json").read_text())
-            if self._supervisor.poll() is not None:
-                raise HarnessError(self._failure_message())
+            if exited:
+                raise HarnessError(self._failure_message(shown))
             if time.monotonic() > deadline:
                 raise HarnessError(f"embedded cluster did not boot within {BOOT_TIMEOUT_S:.0f}s", fix=f"see logs in {run_dir / 'logs'}")
             time.sleep(POLL_S)
 
-    def _failure_message(self) -> str:
+    def _failure_message(self, shown: int) -> str:
+        """Why the supervisor exited, from its stdout; the progress it made that events.jsonl (gone
+        with its run dir) did not show yet is shown first."""
         assert self._supervisor is not None and self._supervisor.stdout is not None
+        error = None
         for line in self._supervisor.stdout.read().decode(errors="replace").splitlines():
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if event.get("event") == "error":
-                return "embedded cluster failed to boot: " + str(event["message"]).strip()
+            if event.get("event") == "progress":
+                shown -= 1
+                if shown < 0:
+                    self.progress("  " + str(event["message"]))
+            elif event.get("event") == "error":
+                error = "embedded cluster failed to boot: " + str(event["message"]).strip()
+        if error:
+            return error
         if self._supervisor.returncode == 0:
             return "embedded cluster supervisor was stopped by a signal (SIGTERM/SIGINT/SIGHUP from outside) before it was ready"
         return f"embedded cluster supervisor exited with code {self._supervisor.returncode} before it was ready"
@@ -215,14 +229,57 @@ class EmbeddedProvider(ClusterProvider):
             pid = self._supervisor.pid
         elif state_file.exists():
             pid = int(json.loads(state_file.read_text())["supervisor_pid"])
-        deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
-        while pid is not None and pid_alive(pid):
-            if self._supervisor is not None and self._supervisor.poll() is not None:
-                break
-            if time.monotonic() > deadline:
-                self._stop_supervisor(pid)
-                break
-            time.sleep(POLL_S)
+        if pid is None:
+            return
+        # We are its last client: tell the supervisor now instead of letting it notice at its next
+        # look at the clients (up to WATCH_INTERVAL_S later), then wait for its exit itself.
+        if not self._signal_supervisor(pid, run_dir, signal.SIGUSR1):
+            return
+        if not self._wait_exit(pid, TEARDOWN_TIMEOUT_S):
+            self._stop_supervisor(pid)
+
+    def _signal_supervisor(self, pid: int, run_dir: Path, sig: int) -> bool:
+        """Signal ``pid`` if it is still the supervisor of ``run_dir`` (a stale state file's pid may
+        have been reused); False when it is gone."""
+        if self._supervisor is not None:
+            if self._supervisor.poll() is not None:
+                return False
+            self._supervisor.send_signal(sig)
+            return True
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return False
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read()
+            if b"pytest_openshell.embedded.supervisor" not in argv or run_dir.name.encode() not in argv:
+                return False
+            signal.pidfd_send_signal(fd, sig)
+            return True
+        except (OSError, ProcessLookupError):
+            return False
+        finally:
+            os.close(fd)
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        """Block until ``pid`` exits (no polling: our child's wait, or a pidfd for a joined one)."""
+        if self._supervisor is not None:
+            try:
+                self._supervisor.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return True
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return bool(poller.poll(timeout * 1000))
+        finally:
+            os.close(fd)
 
     def _stop_supervisor(self, pid: int | None = None) -> None:
         pid = pid or (self._supervisor.pid if self._supervisor else None)
@@ -232,12 +289,7 @@ class EmbeddedProvider(ClusterProvider):
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
-        while pid_alive(pid) and time.monotonic() < deadline:
-            if self._supervisor is not None and self._supervisor.poll() is not None:
-                return
-            time.sleep(POLL_S)
-        if pid_alive(pid):
+        if not self._wait_exit(pid, TEARDOWN_TIMEOUT_S) and pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
