@@ -6,7 +6,8 @@ publishes ``state.json``, then watches the registered client pids: when the last
 the cluster is kept. Components die with the supervisor (PDEATHSIG), so nothing outlives it.
 
 Files in the run dir: ``spec.json`` (in), ``events.jsonl`` (progress, ready, error), ``state.json``,
-``clients/<pid>``, ``supervisor.pid``, ``logs/``.
+``clients/<pid>``, ``supervisor.pid``, ``logs/``. The client that started it follows its stdout
+(progress, then ready or error) until ready.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def run(run_dir: Path) -> int:
         tmp.write_text(json.dumps(booted.state, indent=2))
         os.replace(tmp, run_dir / "state.json")
         emit(run_dir, "ready", **booted.state)
+        _say({"event": "ready", "boot_seconds": booted.state["boot_seconds"], "server": booted.state["server"]})
         seen_client = False
         reported_dead: set[str] = set()
         while True:
@@ -108,17 +110,20 @@ def run(run_dir: Path) -> int:
 
 def _progress(run_dir: Path, message: str) -> None:
     emit(run_dir, "progress", message=message)
-    # Also on stdout, which the starting client reads if we exit before ready: a failed boot's
-    # teardown is quick enough to remove events.jsonl before the client has read the last ones.
+    _say({"event": "progress", "message": message})
+
+
+def _say(event: dict[str, Any]) -> None:
+    """To the client that started us, which follows our stdout until ready (or our exit)."""
     try:
-        print(json.dumps({"event": "progress", "message": message}), flush=True)
+        print(json.dumps(event), flush=True)
     except OSError:
         pass  # that client is gone (killed mid-boot); the boot goes on for the others
 
 
 def _report_failure(message: str) -> None:
-    # stdout is a pipe the starting client reads after we exit; the run dir will be gone by then.
-    print(json.dumps({"event": "error", "message": message}), flush=True)
+    # The starting client reads it from our stdout: the run dir will be gone by then.
+    _say({"event": "error", "message": message})
 
 
 def _keep_logs(lay: Layout) -> None:

@@ -35,7 +35,6 @@ CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-sche
 BARE_CONTROL_PLANE = CONTROL_PLANE[:5]  # what kwokctl runs
 BOOT_TIMEOUT_S = 240.0
 TEARDOWN_TIMEOUT_S = 30.0
-POLL_S = 0.05
 
 
 def dead_components(run_dir: Path) -> list[tuple[str, str]]:
@@ -138,52 +137,38 @@ class EmbeddedProvider(ClusterProvider):
             raise
 
     def _await_ready(self, run_dir: Path) -> dict[str, Any]:
-        assert self._supervisor is not None
-        events = run_dir / "events.jsonl"
-        offset = shown = 0
-        deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while True:
-            # Whether it had exited is read before its events, so the progress it made before
-            # exiting is all shown before the failure.
-            exited = self._supervisor.poll() is not None
-            if events.exists():
-                with open(events) as f:
-                    f.seek(offset)
-                    for line in f:
-                        if not line.endswith("\n"):
-                            break
-                        offset += len(line)
-                        event = json.loads(line)
-                        if event["event"] == "progress":
-                            shown += 1
-                            self.progress("  " + event["message"])
-                        elif event["event"] == "ready":
-                            self.progress(f"embedded cluster ready in {event['boot_seconds']:.1f}s at {event['server']}")
-                            return json.loads((run_dir / "state.json").read_text())
-            if exited:
-                raise HarnessError(self._failure_message(shown))
-            if time.monotonic() > deadline:
-                raise HarnessError(f"embedded cluster did not boot within {BOOT_TIMEOUT_S:.0f}s", fix=f"see logs in {run_dir / 'logs'}")
-            time.sleep(POLL_S)
-
-    def _failure_message(self, shown: int) -> str:
-        """Why the supervisor exited, from its stdout; the progress it made that events.jsonl (gone
-        with its run dir) did not show yet is shown first."""
+        """Follow the supervisor's stdout (its progress, then ready or an error, then EOF as it
+        exits): blocking reads, no polling, so ready is seen the moment it is said."""
         assert self._supervisor is not None and self._supervisor.stdout is not None
-        error = None
-        for line in self._supervisor.stdout.read().decode(errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
+        fd = self._supervisor.stdout.fileno()
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        pending, error = b"", None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HarnessError(f"embedded cluster did not boot within {BOOT_TIMEOUT_S:.0f}s", fix=f"see logs in {run_dir / 'logs'}")
+            if not select.select([fd], [], [], left)[0]:
                 continue
-            if event.get("event") == "progress":
-                shown -= 1
-                if shown < 0:
+            chunk = os.read(fd, 65536)
+            if not chunk:  # it exited before ready
+                self._supervisor.wait()
+                raise HarnessError(error or self._exit_message())
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") == "progress":
                     self.progress("  " + str(event["message"]))
-            elif event.get("event") == "error":
-                error = "embedded cluster failed to boot: " + str(event["message"]).strip()
-        if error:
-            return error
+                elif event.get("event") == "error":
+                    error = "embedded cluster failed to boot: " + str(event["message"]).strip()
+                elif event.get("event") == "ready":
+                    self.progress(f"embedded cluster ready in {event['boot_seconds']:.1f}s at {event['server']}")
+                    return json.loads((run_dir / "state.json").read_text())
+
+    def _exit_message(self) -> str:
+        assert self._supervisor is not None
         if self._supervisor.returncode == 0:
             return "embedded cluster supervisor was stopped by a signal (SIGTERM/SIGINT/SIGHUP from outside) before it was ready"
         return f"embedded cluster supervisor exited with code {self._supervisor.returncode} before it was ready"
