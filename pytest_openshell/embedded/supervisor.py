@@ -149,4 +149,7 @@ def _remove(run_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1])))
+    code = run(Path(sys.argv[1]))
+    # Everything is written and flushed (events, stdout) and the run dir is gone: skip the
+    # interpreter's finalization, 30-90 ms of every teardown here.
+    os._exit(code)

@@ -248,23 +248,22 @@ class EmbeddedProvider(ClusterProvider):
             os.close(fd)
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
-        """Block until ``pid`` exits (no polling: our child's wait, or a pidfd for a joined one)."""
-        if self._supervisor is not None:
-            try:
-                self._supervisor.wait(timeout)
-                return True
-            except subprocess.TimeoutExpired:
-                return False
+        """Block until ``pid`` exits, on a pidfd: Popen.wait(timeout) would poll, sleeping up to
+        50 ms between looks."""
         try:
             fd = os.pidfd_open(pid)
         except ProcessLookupError:
-            return True
-        try:
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            return bool(poller.poll(timeout * 1000))
-        finally:
-            os.close(fd)
+            exited = True
+        else:
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                exited = bool(poller.poll(timeout * 1000))
+            finally:
+                os.close(fd)
+        if exited and self._supervisor is not None and self._supervisor.pid == pid:
+            self._supervisor.wait()  # reap it: it has exited, so this returns at once
+        return exited
 
     def _stop_supervisor(self, pid: int | None = None) -> None:
         pid = pid or (self._supervisor.pid if self._supervisor else None)
