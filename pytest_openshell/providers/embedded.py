@@ -65,7 +65,7 @@ class EmbeddedProvider(ClusterProvider):
     def _choose_run_dir(self, lane: str) -> Path:
         s = self.settings
         if self._bare:
-            return Path(tempfile.mkdtemp(prefix="bare-", dir=runs_base()))  # never shared nor kept
+            return Path(tempfile.mkdtemp(prefix="run-bare-", dir=runs_base()))  # never shared nor kept
         if s.keep_cluster:
             return cache_root() / "clusters" / f"{s.cluster_name}-{lane}"
         if s.run_id:
