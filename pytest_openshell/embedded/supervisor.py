@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import sys
@@ -25,6 +26,7 @@ from typing import Any
 
 from pytest_openshell.embedded.boot import Booted, BootSpec, boot
 from pytest_openshell.embedded.layout import Layout, Ports
+from pytest_openshell.embedded.process import Stopped, ask_stop, stop_point
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.rundirs import live_clients
 from pytest_openshell.toolchain.cache import logs_dir
@@ -32,12 +34,8 @@ from pytest_openshell.toolchain.cache import logs_dir
 WATCH_INTERVAL_S = 0.2
 
 
-class _Stop(Exception):
-    pass
-
-
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    ask_stop(signal.Signals(signum).name)
 
 
 def emit(run_dir: Path, kind: str, **data: Any) -> None:
@@ -52,6 +50,10 @@ def run(run_dir: Path) -> int:
     # From the last client as it releases the cluster (under the run's lock, so no client can
     # join meanwhile): stop now rather than at the next look at the clients.
     signal.signal(signal.SIGUSR1, _on_signal)
+    # Any signal also writes to this pipe, so the watch loop below wakes at once.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
     spec_raw = json.loads((run_dir / "spec.json").read_text())
     keep = bool(spec_raw.pop("keep", False))
     ports = Ports()
@@ -67,6 +69,7 @@ def run(run_dir: Path) -> int:
             failed = True
             _report_failure(str(exc).replace(str(lay.logs), str(logs_dir() / "last-failure")))
             return 1
+        stop_point()  # asked for after the last wait of the boot: not ready, then
         booted.state["supervisor_pid"] = os.getpid()
         booted.state["keep"] = keep
         tmp = run_dir / "state.json.tmp"
@@ -90,8 +93,10 @@ def run(run_dir: Path) -> int:
                     kept = logs_dir() / f"died-{run_dir.name}-{comp.name}.log"
                     shutil.copy2(comp.log_file, kept)
                     emit(run_dir, "component-died", component=comp.name, log=str(kept))
-            time.sleep(WATCH_INTERVAL_S)
-    except _Stop as stop:
+            if select.select([wake_r], [], [], WATCH_INTERVAL_S)[0]:
+                os.read(wake_r, 512)
+            stop_point()
+    except Stopped as stop:
         emit(run_dir, "stopping", message="released" if str(stop) == "SIGUSR1" else "signalled")
         return 0
     except Exception:
