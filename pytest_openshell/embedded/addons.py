@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pytest_openshell.embedded.config import KWOK_NODE_ANNOTATION, EmbeddedConfig, render_stages, simulated_node
 from pytest_openshell.embedded.layout import CLUSTER_DOMAIN, LOOPBACK, NODE_POD_CIDR, Layout
@@ -17,10 +18,11 @@ NODE_SELECTOR = f"{KWOK_NODE_ANNOTATION}=fake"
 # Taints a node carries until the node-lifecycle controller has seen it Ready and renewing its Lease.
 STARTUP_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 Start = Callable[[str, list[str]], Component]
+Create = Callable[[str, dict[str, Any]], None]  # POST, waiting out an apiserver still starting
 
 
-def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: EmbeddedConfig) -> Component:
-    api.create("/api/v1/nodes", simulated_node(cfg, NODE_POD_CIDR, LOOPBACK))
+def start_kwok(start: Start, binary: Path, lay: Layout, create: Create, cfg: EmbeddedConfig) -> Component:
+    """Start kwok, then register the node it simulates (kwok picks it up from its watch)."""
     stages = lay.root / "kwok-stages.yaml"
     stages.write_text(render_stages(data_dir("clusters") / "kwok" / "stages.yaml", cfg))
     argv = [
@@ -32,12 +34,17 @@ def start_kwok(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: Em
         f"--node-lease-duration-seconds={int(cfg.node['lease_duration_seconds'])}",
         f"--config={stages}",
     ]
-    return start("kwok", argv)
+    kwok = start("kwok", argv)
+    create("/api/v1/nodes", simulated_node(cfg, NODE_POD_CIDR, LOOPBACK))
+    return kwok
 
 
 def node_ready(api: RestClient, cfg: EmbeddedConfig) -> bool:
+    return node_is_ready(api.get(f"/api/v1/nodes/{cfg.node_name}") or {})
+
+
+def node_is_ready(node: dict[str, Any]) -> bool:
     """Ready, and schedulable: the lifecycle controller has lifted the startup taints."""
-    node = api.get(f"/api/v1/nodes/{cfg.node_name}") or {}
     conds = (node.get("status") or {}).get("conditions") or []
     taints = (node.get("spec") or {}).get("taints") or []
     return (any(c["type"] == "Ready" and c["status"] == "True" for c in conds)

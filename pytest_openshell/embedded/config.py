@@ -4,13 +4,12 @@ feature-gate flags, the simulated Node object, the kwok stages with the configur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes.utils.quantity import parse_quantity
 
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.resources import data_dir
@@ -58,6 +57,28 @@ def _load(path: Path) -> EmbeddedConfig:
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
         raise HarnessError(f"the embedded cluster config {path} is invalid: {exc!r}",
                            fix="restore it from the pytest-openshell release (it is data shipped with the harness)") from exc
+
+
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"n": -3, "u": -2, "m": -1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+
+
+def parse_quantity(quantity: str) -> Decimal:
+    """A Kubernetes quantity ("100m", "256Gi", "1e3") as a number, as kubernetes.utils.quantity parses it.
+
+    Not imported from there: that import loads the whole Kubernetes client (seconds of the
+    supervisor's start-up, the embedded boot's critical path) for one small function.
+    """
+    text = str(quantity)
+    number, factor = text, Decimal(1)
+    if text[-2:] in _BINARY:
+        number, factor = text[:-2], Decimal(1024) ** _BINARY[text[-2:]]
+    elif text[-1:] in _DECIMAL:
+        number, factor = text[:-1], Decimal(1000) ** _DECIMAL[text[-1:]]
+    try:
+        return Decimal(number) * factor
+    except InvalidOperation as exc:
+        raise ValueError(f"invalid quantity {quantity!r}") from exc
 
 
 def allocatable(capacity: dict[str, str], reserved: dict[str, str]) -> dict[str, str]:

@@ -22,6 +22,24 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+class Stopped(Exception):
+    """A stop was asked for (by a signal); raised at the next point where that is safe."""
+
+
+_stop_asked: list[str] = []
+
+
+def ask_stop(reason: str) -> None:
+    """For a signal handler: raising from one could cut any library call in half (seen: inside
+    logging's module lock, which then hung the teardown), so it only records the request."""
+    _stop_asked.append(reason)
+
+
+def stop_point() -> None:
+    if _stop_asked:
+        raise Stopped(_stop_asked[0])
+
+
 class Component:
     """One running binary. ``ready`` is polled until it returns True or the deadline passes."""
 
@@ -63,6 +81,7 @@ class Component:
     def wait_ready(self, ready: Callable[[], bool], timeout: float, what: str = "ready") -> None:
         deadline = time.monotonic() + timeout
         while True:
+            stop_point()
             self.check_alive()
             if ready():
                 return
@@ -78,6 +97,22 @@ class Component:
         if "address already in use" in tail:
             return " (a port it needs is already in use)"
         return ""
+
+    def kill(self) -> None:
+        """SIGKILL its process group (it and anything it started); :meth:`reap` collects it."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def reap(self, timeout: float = 10.0) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass  # stuck in the kernel: nothing more a signal can do
 
     def stop(self, grace: float = 5.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+STARTING = (429, 500, 503, 504)  # what a serving apiserver may answer until its post-start hooks are done
 
 
 class RestClient:
@@ -47,6 +51,27 @@ class RestClient:
             raise RuntimeError(f"POST {path} -> {status}: {out}")
         return out if isinstance(out, dict) else {}
 
+    def try_create(self, path: str, body: dict[str, Any]) -> bool:
+        """POST once, for an apiserver that serves but may still be starting: True when created (or
+        there already), False on what a starting apiserver answers (no connection, 429, 5xx)."""
+        try:
+            status, out = self.request("POST", path, body)
+        except (OSError, ssl.SSLError):
+            return False
+        if status in (200, 201, 202, 409):
+            return True
+        if status in STARTING:
+            return False
+        raise RuntimeError(f"POST {path} -> {status}: {out}")
+
+    def serving(self) -> bool:
+        """The apiserver answers (kwokctl's readiness: ``/version``), before its post-start hooks are done."""
+        try:
+            status, _ = self.request("GET", "/version")
+        except (OSError, ssl.SSLError):
+            return False
+        return status == 200
+
     def get(self, path: str) -> dict[str, Any] | None:
         status, out = self.request("GET", path)
         if status == 404:
@@ -54,6 +79,37 @@ class RestClient:
         if status != 200:
             raise RuntimeError(f"GET {path} -> {status}: {out}")
         return out if isinstance(out, dict) else None
+
+    def watch_until(self, collection: str, done: Callable[[dict[str, dict[str, Any]]], bool], timeout: float) -> bool:
+        """List ``collection``, then watch it from that list's resourceVersion until ``done`` holds for
+        the objects it holds (by name); False when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        listed = self.get(collection) or {}
+        objs = {o["metadata"]["name"]: o for o in listed.get("items") or []}
+        rv = (listed.get("metadata") or {}).get("resourceVersion", "")
+        while not done(objs):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            sep = "&" if "?" in collection else "?"
+            url = f"{self.server}{collection}{sep}watch=1&resourceVersion={rv}&timeoutSeconds={max(1, int(left))}"
+            try:
+                with urllib.request.urlopen(url, context=self._ctx, timeout=left) as resp:
+                    for line in resp:  # one JSON event per line, as the apiserver streams them
+                        event = json.loads(line)
+                        obj = event["object"]
+                        if event["type"] == "ERROR":
+                            raise RuntimeError(f"watch {collection}: {obj}")
+                        rv = obj["metadata"].get("resourceVersion", rv)
+                        if event["type"] == "DELETED":
+                            objs.pop(obj["metadata"]["name"], None)
+                        elif event["type"] in ("ADDED", "MODIFIED"):
+                            objs[obj["metadata"]["name"]] = obj
+                        if done(objs):
+                            return True
+            except TimeoutError:
+                return False
+        return True
 
 
 def _decode(raw: bytes) -> Any:

@@ -29,6 +29,7 @@ EXIT_CODE_ANNOTATION = "pytest-openshell.io/exit-code"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 NODE_PATH = "/opt/local-path-provisioner"  # on the (simulated) node; never touched on the host
 Start = Callable[[str, list[str]], Component]
+Create = Callable[[str, dict[str, Any]], None]
 
 
 def config_files() -> dict[str, str]:
@@ -71,9 +72,9 @@ def objects(cfg: EmbeddedConfig) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def start_provisioner(start: Start, binary: Path, lay: Layout, api: RestClient, cfg: EmbeddedConfig) -> Component:
+def start_provisioner(start: Start, binary: Path, lay: Layout, create: Create, cfg: EmbeddedConfig) -> Component:
     for path, obj in objects(cfg):
-        api.create(path, obj)
+        create(path, obj)
     # What the upstream Deployment mounts from the ConfigMap at /etc/config.
     conf = lay.root / "local-path-config"
     conf.mkdir(exist_ok=True)

@@ -7,15 +7,18 @@ the cluster is kept. Components die with the supervisor (PDEATHSIG), so nothing 
 
 SIGUSR1 asks it to upgrade agent-sandbox in place to the lane ``upgrade.json`` names
 (:mod:`pytest_openshell.embedded.upgrade`); it answers with an ``upgraded`` or ``upgrade-failed`` event.
+SIGUSR2 is the last client releasing the cluster: stop now, not at the next look at the clients.
 
 Files in the run dir: ``spec.json`` (in), ``upgrade.json`` (in), ``events.jsonl`` (progress, ready,
-upgraded, error), ``state.json``, ``clients/<pid>``, ``supervisor.pid``, ``logs/``.
+upgraded, error), ``state.json``, ``clients/<pid>``, ``supervisor.pid``, ``logs/``. The client that
+started it follows its stdout (progress, then ready or error) until ready.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import sys
@@ -28,6 +31,7 @@ from typing import Any
 from pytest_openshell.embedded import upgrade
 from pytest_openshell.embedded.boot import Booted, BootSpec, boot
 from pytest_openshell.embedded.layout import Layout, Ports
+from pytest_openshell.embedded.process import Stopped, ask_stop, stop_point
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.rundirs import live_clients
 from pytest_openshell.toolchain.cache import logs_dir
@@ -35,12 +39,8 @@ from pytest_openshell.toolchain.cache import logs_dir
 WATCH_INTERVAL_S = 0.2
 
 
-class _Stop(Exception):
-    pass
-
-
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    ask_stop(signal.Signals(signum).name)
 
 
 _upgrade_asked: list[bool] = []
@@ -61,6 +61,13 @@ def run(run_dir: Path) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     signal.signal(signal.SIGUSR1, _on_upgrade)
+    # From the last client as it releases the cluster (under the run's lock, so no client can
+    # join meanwhile): stop now rather than at the next look at the clients.
+    signal.signal(signal.SIGUSR2, _on_signal)
+    # Any signal also writes to this pipe, so the watch loop below wakes at once (an upgrade too).
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
     spec_raw = json.loads((run_dir / "spec.json").read_text())
     keep = bool(spec_raw.pop("keep", False))
     ports = Ports()
@@ -71,15 +78,17 @@ def run(run_dir: Path) -> int:
     failed = False
     try:
         try:
-            boot(BootSpec(**spec_raw), lay, lambda msg: emit(run_dir, "progress", message=msg), booted)
+            boot(BootSpec(**spec_raw), lay, lambda msg: _progress(run_dir, msg), booted)
         except HarnessError as exc:
             failed = True
             _report_failure(str(exc).replace(str(lay.logs), str(logs_dir() / "last-failure")))
             return 1
+        stop_point()  # asked for after the last wait of the boot: not ready, then
         booted.state["supervisor_pid"] = os.getpid()
         booted.state["keep"] = keep
         _write_state(run_dir, booted.state)
         emit(run_dir, "ready", **booted.state)
+        _say({"event": "ready", "boot_seconds": booted.state["boot_seconds"], "server": booted.state["server"]})
         seen_client = False
         reported_dead: set[str] = set()
         while True:
@@ -99,16 +108,18 @@ def run(run_dir: Path) -> int:
             if _upgrade_asked:
                 _upgrade_asked.clear()
                 _upgrade(run_dir, lay, booted)
-            time.sleep(WATCH_INTERVAL_S)
-    except _Stop:
-        emit(run_dir, "stopping", message="signalled")
+            if select.select([wake_r], [], [], WATCH_INTERVAL_S)[0]:
+                os.read(wake_r, 512)
+            stop_point()
+    except Stopped as stop:
+        emit(run_dir, "stopping", message="released" if str(stop) == "SIGUSR2" else "signalled")
         return 0
     except Exception:
         failed = True
         _report_failure(traceback.format_exc())
         return 1
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_IGN)  # teardown must finish once started
         booted.stop()
         if failed:
@@ -128,7 +139,7 @@ def _upgrade(run_dir: Path, lay: Layout, booted: Booted) -> None:
     try:
         spec = upgrade.read_request(run_dir)
         report = upgrade.upgrade(spec, lay, booted.components, booted.state, lambda msg: emit(run_dir, "progress", message=msg))
-    except _Stop:
+    except Stopped:
         raise
     except Exception as exc:  # the client needs the reason whatever it was; the cluster stays up
         message = str(exc) if isinstance(exc, HarnessError) else traceback.format_exc()
@@ -138,9 +149,22 @@ def _upgrade(run_dir: Path, lay: Layout, booted: Booted) -> None:
     emit(run_dir, "upgraded", **report)
 
 
+def _progress(run_dir: Path, message: str) -> None:
+    emit(run_dir, "progress", message=message)
+    _say({"event": "progress", "message": message})
+
+
+def _say(event: dict[str, Any]) -> None:
+    """To the client that started us, which follows our stdout until ready (or our exit)."""
+    try:
+        print(json.dumps(event), flush=True)
+    except OSError:
+        pass  # that client is gone (killed mid-boot); the boot goes on for the others
+
+
 def _report_failure(message: str) -> None:
-    # stdout is a pipe the starting client reads after we exit; the run dir will be gone by then.
-    print(json.dumps({"event": "error", "message": message}), flush=True)
+    # The starting client reads it from our stdout: the run dir will be gone by then.
+    _say({"event": "error", "message": message})
 
 
 def _keep_logs(lay: Layout) -> None:
@@ -166,4 +190,7 @@ def _remove(run_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1])))
+    code = run(Path(sys.argv[1]))
+    # Everything is written and flushed (events, stdout) and the run dir is gone: skip the
+    # interpreter's finalization, 30-90 ms of every teardown here.
+    os._exit(code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -33,11 +34,12 @@ from pytest_openshell.toolchain.cache import cache_root
 from pytest_openshell.toolchain.pins import Lane
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "local-path-provisioner")
+BARE_CONTROL_PLANE = CONTROL_PLANE[:5]  # what kwokctl runs
 BOOT_TIMEOUT_S = 240.0
 UPGRADE_TIMEOUT_S = 300.0
+UPGRADE_POLL_S = 0.05
 KINDS = ("Sandbox", "SandboxTemplate", "SandboxWarmPool", "SandboxClaim")
 TEARDOWN_TIMEOUT_S = 30.0
-POLL_S = 0.05
 
 
 def dead_components(run_dir: Path) -> list[tuple[str, str]]:
@@ -56,8 +58,10 @@ def dead_components(run_dir: Path) -> list[tuple[str, str]]:
 class EmbeddedProvider(ClusterProvider):
     name = "embedded"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bare: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Internal (bench/boot_vs_kwokctl.py): control plane and simulated node only, see BootSpec.bare.
+        self._bare = bare
         self._run_dir: Path | None = None
         self._supervisor: subprocess.Popen[bytes] | None = None
         self._keep = False
@@ -65,6 +69,8 @@ class EmbeddedProvider(ClusterProvider):
     # -- locating the run ---------------------------------------------------------------------
     def _choose_run_dir(self, lane: str) -> Path:
         s = self.settings
+        if self._bare:
+            return Path(tempfile.mkdtemp(prefix="run-bare-", dir=runs_base()))  # never shared nor kept
         if s.keep_cluster:
             return cache_root() / "clusters" / f"{s.cluster_name}-{lane}"
         if s.run_id:
@@ -77,22 +83,24 @@ class EmbeddedProvider(ClusterProvider):
         source = pins.lane(self.settings.agent_sandbox_upgrade_from) if self.settings.agent_sandbox_upgrade_from else None
         lane = source or target  # an upgrade run boots the older lane; the suite upgrades it
         resolver = Resolver(self.settings.binaries, progress=self.progress)
-        binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in CONTROL_PLANE}
-        binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
+        names = BARE_CONTROL_PLANE if self._bare else CONTROL_PLANE
+        binaries = {name: str(resolver.resolve(pins.binary(name)).path) for name in names}
+        if not self._bare:
+            binaries["agent-sandbox-controller"] = str(resolver.resolve(lane.module.binaries["agent-sandbox-controller"]).path)
         if source is not None:
             # What the upgrade will need, resolved (built, the first time) before the cluster boots, not while it waits.
             resolver.resolve(target.module.binaries["agent-sandbox-controller"])
             self._pinned_kubectl()
-        crd_source = crds.module_source_dir(lane.module)
         spec = {
             "binaries": binaries,
             "lane": lane.version,
             "lane_api_versions": list(lane.api_versions),
-            "crd_source_dir": str(crd_source),
+            "crd_source_dir": "" if self._bare else str(crds.module_source_dir(lane.module)),
             "apiserver_port": self.settings.apiserver_port,
-            "keep": self.settings.keep_cluster,
+            "keep": self.settings.keep_cluster and not self._bare,
+            "bare": self._bare,
         }
-        self._keep = self.settings.keep_cluster
+        self._keep = bool(spec["keep"])
         run_dir = self._choose_run_dir(f"{source.version}-to-{target.version}" if source else lane.version)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         self._run_dir = run_dir
@@ -153,7 +161,7 @@ class EmbeddedProvider(ClusterProvider):
             if time.monotonic() > deadline:
                 raise HarnessError(f"the upgrade to agent-sandbox {lane.version} did not finish within {UPGRADE_TIMEOUT_S:.0f}s",
                                    fix=f"see logs in {run_dir / 'logs'}")
-            time.sleep(POLL_S)
+            time.sleep(UPGRADE_POLL_S)  # the supervisor answers in its events file, read with a deadline
 
     def _pinned_kubectl(self) -> Path:
         """Upstream's migrate.sh runs kubectl: the pinned one (option, env or cache, else built); a kubectl on
@@ -196,39 +204,38 @@ class EmbeddedProvider(ClusterProvider):
             raise
 
     def _await_ready(self, run_dir: Path) -> dict[str, Any]:
-        assert self._supervisor is not None
-        events = run_dir / "events.jsonl"
-        offset = 0
-        deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while True:
-            if events.exists():
-                with open(events) as f:
-                    f.seek(offset)
-                    for line in f:
-                        if not line.endswith("\n"):
-                            break
-                        offset += len(line)
-                        event = json.loads(line)
-                        if event["event"] == "progress":
-                            self.progress("  " + event["message"])
-                        elif event["event"] == "ready":
-                            self.progress(f"embedded cluster ready in {event['boot_seconds']:.1f}s at {event['server']}")
-                            return json.loads((run_dir / "state.json").read_text())
-            if self._supervisor.poll() is not None:
-                raise HarnessError(self._failure_message())
-            if time.monotonic() > deadline:
-                raise HarnessError(f"embedded cluster did not boot within {BOOT_TIMEOUT_S:.0f}s", fix=f"see logs in {run_dir / 'logs'}")
-            time.sleep(POLL_S)
-
-    def _failure_message(self) -> str:
+        """Follow the supervisor's stdout (its progress, then ready or an error, then EOF as it
+        exits): blocking reads, no polling, so ready is seen the moment it is said."""
         assert self._supervisor is not None and self._supervisor.stdout is not None
-        for line in self._supervisor.stdout.read().decode(errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
+        fd = self._supervisor.stdout.fileno()
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        pending, error = b"", None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HarnessError(f"embedded cluster did not boot within {BOOT_TIMEOUT_S:.0f}s", fix=f"see logs in {run_dir / 'logs'}")
+            if not select.select([fd], [], [], left)[0]:
                 continue
-            if event.get("event") == "error":
-                return "embedded cluster failed to boot: " + str(event["message"]).strip()
+            chunk = os.read(fd, 65536)
+            if not chunk:  # it exited before ready
+                self._supervisor.wait()
+                raise HarnessError(error or self._exit_message())
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") == "progress":
+                    self.progress("  " + str(event["message"]))
+                elif event.get("event") == "error":
+                    error = "embedded cluster failed to boot: " + str(event["message"]).strip()
+                elif event.get("event") == "ready":
+                    self.progress(f"embedded cluster ready in {event['boot_seconds']:.1f}s at {event['server']}")
+                    return json.loads((run_dir / "state.json").read_text())
+
+    def _exit_message(self) -> str:
+        assert self._supervisor is not None
         if self._supervisor.returncode == 0:
             return "embedded cluster supervisor was stopped by a signal (SIGTERM/SIGINT/SIGHUP from outside) before it was ready"
         return f"embedded cluster supervisor exited with code {self._supervisor.returncode} before it was ready"
@@ -241,7 +248,7 @@ class EmbeddedProvider(ClusterProvider):
             server=state["server"],
             server_version=server_version(kubeconfig),
             node_mode="simulated",
-            agent_sandbox=AgentSandbox(
+            agent_sandbox=None if state.get("bare") else AgentSandbox(
                 version=state["lane"],
                 api_versions=state["api_versions"],
                 controller_metrics=state["controller_metrics"],
@@ -274,14 +281,56 @@ class EmbeddedProvider(ClusterProvider):
             pid = self._supervisor.pid
         elif state_file.exists():
             pid = int(json.loads(state_file.read_text())["supervisor_pid"])
-        deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
-        while pid is not None and pid_alive(pid):
-            if self._supervisor is not None and self._supervisor.poll() is not None:
-                break
-            if time.monotonic() > deadline:
-                self._stop_supervisor(pid)
-                break
-            time.sleep(POLL_S)
+        if pid is None:
+            return
+        # We are its last client: tell the supervisor now instead of letting it notice at its next
+        # look at the clients (up to WATCH_INTERVAL_S later), then wait for its exit itself.
+        if not self._signal_supervisor(pid, run_dir, signal.SIGUSR2):
+            return
+        if not self._wait_exit(pid, TEARDOWN_TIMEOUT_S):
+            self._stop_supervisor(pid)
+
+    def _signal_supervisor(self, pid: int, run_dir: Path, sig: int) -> bool:
+        """Signal ``pid`` if it is still the supervisor of ``run_dir`` (a stale state file's pid may
+        have been reused); False when it is gone."""
+        if self._supervisor is not None:
+            if self._supervisor.poll() is not None:
+                return False
+            self._supervisor.send_signal(sig)
+            return True
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return False
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read()
+            if b"pytest_openshell.embedded.supervisor" not in argv or run_dir.name.encode() not in argv:
+                return False
+            signal.pidfd_send_signal(fd, sig)
+            return True
+        except (OSError, ProcessLookupError):
+            return False
+        finally:
+            os.close(fd)
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        """Block until ``pid`` exits, on a pidfd: Popen.wait(timeout) would poll, sleeping up to
+        50 ms between looks."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            exited = True
+        else:
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                exited = bool(poller.poll(timeout * 1000))
+            finally:
+                os.close(fd)
+        if exited and self._supervisor is not None and self._supervisor.pid == pid:
+            self._supervisor.wait()  # reap it: it has exited, so this returns at once
+        return exited
 
     def _stop_supervisor(self, pid: int | None = None) -> None:
         pid = pid or (self._supervisor.pid if self._supervisor else None)
@@ -291,12 +340,7 @@ class EmbeddedProvider(ClusterProvider):
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
-        while pid_alive(pid) and time.monotonic() < deadline:
-            if self._supervisor is not None and self._supervisor.poll() is not None:
-                return
-            time.sleep(POLL_S)
-        if pid_alive(pid):
+        if not self._wait_exit(pid, TEARDOWN_TIMEOUT_S) and pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 

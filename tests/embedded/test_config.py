@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_openshell.embedded.config import allocatable, load_config, render_stages, simulated_node
+from pytest_openshell.embedded.config import allocatable, load_config, parse_quantity, render_stages, simulated_node
 from pytest_openshell.errors import HarnessError
 from pytest_openshell.resources import data_dir
 
@@ -60,3 +60,26 @@ def test_broken_config_names_the_file(tmp_path: Path) -> None:
     bad.write_text("kubernetes: {}\n")
     with pytest.raises(HarnessError, match=str(bad)):
         load_config(bad)
+
+
+@pytest.mark.parametrize("text", ["64", "100m", "256Gi", "512Mi", "1Ti", "10Gi", "0", "1.5k", "2e3", "3E", "250u", "7Ki"])
+def test_quantities_parse_as_the_kubernetes_client_parses_them(text: str) -> None:
+    from kubernetes.utils.quantity import parse_quantity as upstream
+
+    assert parse_quantity(text) == upstream(text)
+
+
+@pytest.mark.parametrize("text", ["", "1x", "Gi", "1ki"])
+def test_bad_quantities_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_quantity(text)
+
+
+def test_the_supervisor_does_not_load_the_kubernetes_client() -> None:
+    # Its imports are the embedded boot's critical path; the client costs seconds of them.
+    import subprocess
+    import sys
+
+    code = "import sys, pytest_openshell.embedded.supervisor; print('kubernetes' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
