@@ -11,24 +11,19 @@ The same image runs both containers of the chart's pod (gateway and reference dr
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from filelock import FileLock
-
 from pytest_openshell.errors import HarnessError
-from pytest_openshell.kindimage.docker import docker_binary, image_exists, require_docker
+from pytest_openshell.kindimage.docker import docker_binary
+from pytest_openshell.kindimage.rootfs import DEBIAN_SUITE, build_once, debootstrap
 from pytest_openshell.progress import Progress
 from pytest_openshell.toolchain.cache import cache_root, logs_dir
 
 GATEWAY_REPO = "localhost/pytest-openshell/gateway"
-DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("python3", "ca-certificates")
 PYTHON_ABI = ("3.11", "cp311")  # bookworm's python3
 # What `python -m pytest_openshell.reference.gateway|driver` imports (pyproject's runtime deps less
@@ -54,46 +49,15 @@ def _package_files() -> list[Path]:
 
 def ensure_gateway_image(progress: Progress) -> str:
     """The gateway image's tag, building it first when docker does not have it yet."""
-    require_docker()
     tag = gateway_image_tag()
     work_root = cache_root() / "gateway-image"
-    work_root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(work_root / "image.lock")):
-        if image_exists(tag):
-            progress(f"gateway image {tag} (cached)")
-            return tag
-        started = time.monotonic()
-        progress(f"building gateway image {tag} offline")
-        base = _debootstrap(work_root, progress)
-        site = _site_packages(work_root, progress)
-        _import(tag, base, site, work_root)
-        progress(f"built gateway image {tag} in {time.monotonic() - started:.0f}s")
-    return tag
 
-
-def _debootstrap(work_root: Path, progress: Progress) -> Path:
-    key = hashlib.sha256(" ".join((DEBIAN_SUITE, DEBIAN_MIRROR, *PACKAGES)).encode()).hexdigest()[:10]
-    base = work_root / f"rootfs-{DEBIAN_SUITE}-{key}"
-    if (base / ".complete").exists():
-        return base
-    debootstrap = shutil.which("debootstrap")
-    if debootstrap is None or os.geteuid() != 0:
-        raise HarnessError("building the offline gateway image needs debootstrap, run as root",
+    def build() -> None:
+        base = debootstrap(work_root, PACKAGES, "the offline gateway image", progress,
                            fix="apt-get install -y debootstrap and run as root")
-    shutil.rmtree(base, ignore_errors=True)
-    log = logs_dir() / f"debootstrap-gateway-{DEBIAN_SUITE}.log"
-    progress(f"  debootstrap {DEBIAN_SUITE} + {', '.join(PACKAGES)}; log: {log}")
-    with open(log, "w") as logf:
-        rc = subprocess.run([debootstrap, "--variant=minbase", "--include=" + ",".join(PACKAGES), DEBIAN_SUITE, str(base),
-                             DEBIAN_MIRROR], stdout=logf, stderr=subprocess.STDOUT).returncode
-    if rc != 0:
-        shutil.rmtree(base, ignore_errors=True)
-        raise HarnessError(f"debootstrap {DEBIAN_SUITE} for the gateway image failed (exit {rc})", fix=f"read {log}")
-    for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*"):
-        for path in base.glob(pattern):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    (base / ".complete").touch()
-    return base
+        _import(tag, base, _site_packages(work_root, progress), work_root)
+
+    return build_once(tag, work_root / "image.lock", "gateway image", build, progress)
 
 
 def _site_packages(work_root: Path, progress: Progress) -> Path:

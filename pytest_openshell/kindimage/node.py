@@ -30,11 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from filelock import FileLock
-
 from pytest_openshell.errors import HarnessError
-from pytest_openshell.kindimage import storage
-from pytest_openshell.kindimage.docker import docker, docker_binary, image_exists, import_files, require_docker
+from pytest_openshell.kindimage import rootfs, storage
+from pytest_openshell.kindimage.docker import docker, docker_binary, import_files
+from pytest_openshell.kindimage.rootfs import DEBIAN_SUITE, build_once, debootstrap
 from pytest_openshell.progress import Progress
 from pytest_openshell.resources import data_dir
 from pytest_openshell.toolchain import Resolver
@@ -43,8 +42,6 @@ from pytest_openshell.toolchain.modsource import module_dir
 from pytest_openshell.toolchain.pins import Pins
 
 NODE_REPO = "localhost/pytest-openshell/kind-node"
-DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "containerd", "runc", "containernetworking-plugins", "iptables",
     "nftables", "iproute2", "conntrack", "ethtool", "socat", "kmod", "procps", "util-linux", "mount",
@@ -92,30 +89,23 @@ def node_image_tag(pins: Pins) -> str:
         h.update(path.read_bytes())
     h.update(Path(__file__).read_bytes())  # the recipe itself
     h.update(Path(storage.__file__).read_bytes())
+    h.update(Path(rootfs.__file__).read_bytes())
     return f"{NODE_REPO}:{pins.modules['kubernetes-node'].version}-{h.hexdigest()[:10]}"
 
 
 def ensure_node_image(pins: Pins, resolver: Resolver, progress: Progress) -> str:
     """The node image tag, building the image first when it is not in docker yet."""
-    require_docker()
     tag = node_image_tag(pins)
     work_root = cache_root() / "kind"
-    work_root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(work_root / "node-image.lock")):
-        if image_exists(tag):
-            progress(f"kind node image {tag} (cached)")
-            return tag
-        started = time.monotonic()
-        progress(f"building kind node image {tag} offline (first time only)")
-        _build(tag, pins, resolver, progress, work_root)
-        progress(f"built kind node image {tag} in {time.monotonic() - started:.0f}s")
-    return tag
+    return build_once(tag, work_root / "node-image.lock", "kind node image",
+                      lambda: _build(tag, pins, resolver, progress, work_root), progress)
 
 
 def _build(tag: str, pins: Pins, resolver: Resolver, progress: Progress, work_root: Path) -> None:
     version = pins.modules["kubernetes-node"].version
     binaries = {n: resolver.resolve(pins.binary(n)).path for n in (*NODE_BINARIES, *CONTROL_PLANE, "etcd", "coredns")}
-    base = _debootstrap(work_root, progress)
+    base = debootstrap(work_root, PACKAGES, "the offline kind node image", progress,
+                       fix="apt-get install -y debootstrap and run as root, or pass --kind-node-image with a prebuilt image")
     work = Path(tempfile.mkdtemp(prefix="build-", dir=work_root))
     try:
         rootfs = work / "rootfs"
@@ -153,41 +143,6 @@ def _build(tag: str, pins: Pins, resolver: Resolver, progress: Progress, work_ro
             raise HarnessError(f"docker import of the kind node rootfs failed: {err.decode(errors='replace').strip()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _debootstrap(work_root: Path, progress: Progress) -> Path:
-    key = hashlib.sha256(" ".join((DEBIAN_SUITE, DEBIAN_MIRROR, *PACKAGES)).encode()).hexdigest()[:10]
-    base = work_root / f"rootfs-{DEBIAN_SUITE}-{key}"
-    if (base / ".complete").exists():
-        return base
-    debootstrap = shutil.which("debootstrap")
-    if debootstrap is None or os.geteuid() != 0:
-        raise HarnessError(
-            "building the offline kind node image needs debootstrap, run as root",
-            fix="apt-get install -y debootstrap and run as root, or pass --kind-node-image with a prebuilt image",
-        )
-    shutil.rmtree(base, ignore_errors=True)
-    log = logs_dir() / f"debootstrap-{DEBIAN_SUITE}.log"
-    progress(f"  debootstrap {DEBIAN_SUITE} ({len(PACKAGES)} packages) from {DEBIAN_MIRROR}; log: {log}")
-    started = time.monotonic()
-    with open(log, "w") as logf:
-        rc = subprocess.run(
-            [debootstrap, "--variant=minbase", "--include=" + ",".join(PACKAGES), DEBIAN_SUITE, str(base), DEBIAN_MIRROR],
-            stdout=logf, stderr=subprocess.STDOUT,
-        ).returncode
-    if rc != 0:
-        shutil.rmtree(base, ignore_errors=True)
-        raise HarnessError(f"debootstrap {DEBIAN_SUITE} failed (exit {rc})", fix=f"read {log}")
-    # what kind's base image drops: apt caches, and units that make no sense in a container
-    for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*"):
-        for path in base.glob(pattern):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-    (base / ".complete").touch()
-    progress(f"  debootstrap done in {time.monotonic() - started:.0f}s")
-    return base
 
 
 def kubeadm_images(kubeadm: Path, version: str) -> dict[str, str]:
