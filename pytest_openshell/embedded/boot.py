@@ -91,7 +91,7 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     etcd = start("etcd", commands.etcd(Path(b["etcd"]), lay))
     # The apiserver retries etcd until it answers, so both start at once (as kwokctl starts them).
     apiserver = start("kube-apiserver", commands.kube_apiserver(Path(b["kube-apiserver"]), lay, gates))
-    etcd.wait_ready(lambda: _http_ok(f"http://{LOOPBACK}:{lay.ports.etcd_client}/health"), STARTUP_TIMEOUT_S)
+    etcd.wait_ready(lambda: http_ok(f"http://{LOOPBACK}:{lay.ports.etcd_client}/health"), STARTUP_TIMEOUT_S)
     emit(f"etcd up ({time.monotonic() - t0:.1f}s)")
     # Serving comes ~2 s before /readyz (post-start hooks: RBAC bootstrap, priority classes...).
     # Nothing below needs those: our identities are system:masters, and writes that meet the
@@ -129,7 +129,7 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
         create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
     kcm = start_kcm()
     names = [c["metadata"]["name"] for c in crd_objs]
-    apiserver.wait_ready(lambda: all(_established(api, n) for n in names), STARTUP_TIMEOUT_S, "Established (CRDs)")
+    apiserver.wait_ready(lambda: all(crd_established(api, n) for n in names), STARTUP_TIMEOUT_S, "Established (CRDs)")
     emit(f"agent-sandbox {spec.lane} CRDs Established ({time.monotonic() - t0:.1f}s)")
 
     controller = addons.start_controller(
@@ -138,7 +138,7 @@ def boot(spec: BootSpec, lay: Layout, emit: Emit, booted: Booted) -> None:
     kwok.wait_ready(lambda: _node_ready(api, cfg, kcm), STARTUP_TIMEOUT_S, "ready (simulated node not Ready, or still tainted)")
     kcm.wait_ready(lambda: _default_sa(api), STARTUP_TIMEOUT_S, "ready (default ServiceAccount not created)")
     provisioner.wait_ready(lambda: storage.default_class_present(api, cfg), STARTUP_TIMEOUT_S, "installed (default StorageClass)")
-    controller.wait_ready(lambda: _http_ok(f"http://{LOOPBACK}:{lay.ports.controller_health}/readyz"), STARTUP_TIMEOUT_S)
+    controller.wait_ready(lambda: http_ok(f"http://{LOOPBACK}:{lay.ports.controller_health}/readyz"), STARTUP_TIMEOUT_S)
     if crds.has_conversion_webhook(crd_objs):
         controller.wait_ready(lambda: _tls_serving(lay.ports.controller_webhook, pki.ca), STARTUP_TIMEOUT_S,
                               "serving its conversion webhook")
@@ -179,7 +179,8 @@ def _first_service_ip() -> str:
     return f"{base}.1"
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """GET ``url`` answers 200 (a component's health or readiness endpoint on loopback)."""
     import urllib.request
 
     try:
@@ -189,7 +190,8 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _established(api: RestClient, name: str) -> bool:
+def crd_established(api: RestClient, name: str) -> bool:
+    """The CRD ``name`` exists and reports Established=True."""
     crd = api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}") or {}
     conds = (crd.get("status") or {}).get("conditions") or []
     return any(c["type"] == "Established" and c["status"] == "True" for c in conds)

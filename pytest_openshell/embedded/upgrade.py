@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_openshell.embedded import addons, crds
+from pytest_openshell.embedded.boot import crd_established, http_ok
 from pytest_openshell.embedded.layout import LOOPBACK, Layout
 from pytest_openshell.embedded.pki import CertPair
 from pytest_openshell.embedded.process import Component
@@ -101,7 +102,7 @@ def upgrade(spec: UpgradeSpec, lay: Layout, components: list[Component], state: 
             status, out = api.request("POST", CRD_PATH, crd)
             if status not in (200, 201):
                 raise HarnessError(f"creating CRD {crd['metadata']['name']} failed: {status} {out}")
-    _wait(lambda: all(_established(api, n) for n in names), "the new CRDs to be Established")
+    _wait(lambda: all(crd_established(api, n) for n in names), "the new CRDs to be Established")
     emit(f"agent-sandbox {spec.lane} CRDs in place ({spec.crd_mode}, {time.monotonic() - t0:.1f}s)")
 
     # 4. The new controller, with its conversion webhook.
@@ -113,7 +114,7 @@ def upgrade(spec: UpgradeSpec, lay: Layout, components: list[Component], state: 
 
     cert = CertPair(pki / "webhook.crt", pki / "webhook.key")
     controller = addons.start_controller(start, Path(spec.controller), lay, spec.lane, webhook, cert)
-    controller.wait_ready(lambda: _http_ok(f"http://{LOOPBACK}:{lay.ports.controller_health}/readyz"), STEP_TIMEOUT_S)
+    controller.wait_ready(lambda: http_ok(f"http://{LOOPBACK}:{lay.ports.controller_health}/readyz"), STEP_TIMEOUT_S)
     # Upstream waits until a list that needs conversion succeeds: every kind, in every served version.
     served = {c["spec"]["names"]["plural"] + "." + c["spec"]["group"]: (c["spec"]["group"], crds.served_versions(c)) for c in new_crds}
     controller.wait_ready(lambda: all(_lists(api, group, v, name.split(".")[0]) for name, (group, vs) in served.items() for v in vs),
@@ -201,24 +202,9 @@ def _wait(ready: Callable[[], bool], what: str, timeout: float = STEP_TIMEOUT_S)
         time.sleep(POLL_S)
 
 
-def _established(api: RestClient, name: str) -> bool:
-    conds = ((_crd(api, name) or {}).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conds)
-
-
 def _lists(api: RestClient, group: str, version: str, plural: str) -> bool:
     try:
         status, _ = api.request("GET", f"/apis/{group}/{version}/{plural}")
     except OSError:
         return False
     return status == 200
-
-
-def _http_ok(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
