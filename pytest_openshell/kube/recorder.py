@@ -8,9 +8,10 @@ and then from new events, under a condition variable with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,18 +181,29 @@ def is_labelled(key: str, value: str, pred: Callable[[Obj], bool] | None = None,
 Wait = tuple[EventRecorder, Callable[[Event], bool], int]  # recorder, predicate, since
 
 
+@contextlib.contextmanager
+def _woken_by(recorders: Sequence[EventRecorder]) -> Iterator[threading.Event]:
+    """An event set whenever any of ``recorders`` receives one, for the waits spanning several streams."""
+    wake = threading.Event()
+    for rec in recorders:
+        with rec._cond:
+            rec._listeners.append(wake)
+    try:
+        yield wake
+    finally:
+        for rec in recorders:
+            with rec._cond:
+                rec._listeners.remove(wake)
+
+
 def wait_first(waits: Sequence[Wait], *, timeout: float, what: str, diagnose: Callable[[], str] | None = None) -> tuple[int, Event]:
     """The first of several conditions, possibly on different resources, to hold: (its index, the event).
 
     A test that must tell "the controller replaced the pod" from "the controller gave up" waits on
     both streams at once instead of sitting out the whole deadline on the one that never comes.
     """
-    wake = threading.Event()
-    for rec, _, _ in waits:
-        with rec._cond:
-            rec._listeners.append(wake)
     deadline = time.monotonic() + timeout
-    try:
+    with _woken_by([rec for rec, _, _ in waits]) as wake:
         while True:
             wake.clear()
             for index, (rec, predicate, since) in enumerate(waits):
@@ -203,10 +215,6 @@ def wait_first(waits: Sequence[Wait], *, timeout: float, what: str, diagnose: Ca
             if remaining <= 0:
                 raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
             wake.wait(remaining)
-    finally:
-        for rec, _, _ in waits:
-            with rec._cond:
-                rec._listeners.remove(wake)
 
 
 __all__ = ["Event", "EventRecorder", "Observed", "Wait", "is_named", "wait_first", "wait_state"]
@@ -216,12 +224,8 @@ def wait_state(recorders: Sequence[EventRecorder], holds: Callable[[], bool], *,
                diagnose: Callable[[], str] | None = None) -> None:
     """Until ``holds()`` -- a condition over what several recorders saw last (their ``latest()``) --
     is true; re-checked on every event any of them receives."""
-    wake = threading.Event()
-    for rec in recorders:
-        with rec._cond:
-            rec._listeners.append(wake)
     deadline = time.monotonic() + timeout
-    try:
+    with _woken_by(recorders) as wake:
         while True:
             wake.clear()
             if holds():
@@ -232,7 +236,3 @@ def wait_state(recorders: Sequence[EventRecorder], holds: Callable[[], bool], *,
             if remaining <= 0:
                 raise WaitTimeout(what, timeout, diagnose() if diagnose else "")
             wake.wait(remaining)
-    finally:
-        for rec in recorders:
-            with rec._cond:
-                rec._listeners.remove(wake)
