@@ -179,9 +179,58 @@ def claim_ttl(ctx: SuiteContext) -> None:
     ctx.measure(Measurement("claim_shutdown_lateness_ms", [round((clock.wall(gone_d) - soon_due) * 1000.0, 3)]))
 
 
+
+SLOW_FINISH: Obj = dict(RUNNING_CONTAINER, command=["sh", "-c", "sleep 2; exit 0"])  # time to hold its Sandbox first
+
+
+def claim_ttl_cleanup(ctx: SuiteContext) -> None:
+    require_fields(ctx, "ClaimTTL", {"SandboxClaim": ["spec.lifecycle.ttlSecondsAfterFinished", "spec.lifecycle.shutdownPolicy"]})
+    pods, claims, boxes = ctx.recorder("Pod"), ctx.recorder("SandboxClaim"), ctx.recorder("Sandbox")
+    t = ctx.config.timeout
+    fast = cold_source(ctx, "tpl-done", finishing_pod(), "pool-done")
+    slow = cold_source(ctx, "tpl-slow", pod_spec(SLOW_FINISH, restartPolicy="Never"), "pool-slow")
+    with ctx.step(f"a DeleteForeground claim with ttlSecondsAfterFinished={TTL_S}, its pod held; a Retain claim with TTL 0, "
+                  "its Sandbox held"):
+        _claim(ctx, "fg-ttl", "tpl-done", fast, {"shutdownPolicy": "DeleteForeground", "ttlSecondsAfterFinished": TTL_S})
+        _claim(ctx, "retain-0", "tpl-slow", slow, {"shutdownPolicy": "Retain", "ttlSecondsAfterFinished": 0})
+        pods.wait_for(is_named("fg-ttl"), timeout=t("claim_ready"), what="pod fg-ttl", diagnose=ctx.diagnose)
+        hold_pod(ctx, "fg-ttl")
+        boxes.wait_for(is_named("retain-0"), timeout=t("claim_ready"), what="Sandbox retain-0", diagnose=ctx.diagnose)
+        hold_pod(ctx, "retain-0", kind="Sandbox")
+    with ctx.step("after its TTL the finished DeleteForeground claim is deleted in the foreground: claim, Sandbox and pod Terminating"):
+        _succeeded(pods, ctx, "fg-ttl")
+        marked = claims.wait_for(is_named("fg-ttl", deleting), timeout=TTL_S + EXPIRY_SLACK_S, what="claim fg-ttl being deleted",
+                                 diagnose=ctx.diagnose).obj
+        assert "foregroundDeletion" in (marked["metadata"].get("finalizers") or []), \
+            f"claim fg-ttl is being deleted without foreground propagation: finalizers {marked['metadata'].get('finalizers')}"
+        boxes.wait_for(is_named("fg-ttl", deleting), timeout=EXPIRY_SLACK_S, what="Sandbox fg-ttl being deleted", diagnose=ctx.diagnose)
+        pods.wait_for(is_named("fg-ttl", deleting), timeout=EXPIRY_SLACK_S, what="pod fg-ttl being deleted", diagnose=ctx.diagnose)
+        release_pod(ctx, "fg-ttl")
+        for rec, what in ((pods, "pod"), (boxes, "Sandbox"), (claims, "SandboxClaim")):
+            _wait_gone(ctx, rec, "fg-ttl", what)
+    expired = reason_is("Ready", "ClaimExpired")
+    finished = reason_is("Finished", "PodSucceeded", "True")
+    with ctx.step("the Retain claim with TTL 0 expires at once when finished: ClaimExpired and Finished, its Sandbox deleted"):
+        claims.wait_for(is_named("retain-0", lambda c: expired(c) and finished(c)), timeout=t("claim_ready") + EXPIRY_SLACK_S,
+                        what="claim retain-0 Ready reason ClaimExpired and Finished=True reason PodSucceeded", diagnose=ctx.diagnose)
+        boxes.wait_for(is_named("retain-0", deleting), timeout=EXPIRY_SLACK_S, what="Sandbox retain-0 being deleted", diagnose=ctx.diagnose)
+    with ctx.step("once its Sandbox is gone the retained claim keeps ClaimExpired and Finished, and is not deleted"):
+        release_pod(ctx, "retain-0", kind="Sandbox")
+        gone = boxes.wait_for(is_named("retain-0", deleted=True), timeout=EXPIRY_SLACK_S, what="Sandbox retain-0 deleted",
+                              diagnose=ctx.diagnose)
+        _wait_gone(ctx, pods, "retain-0", "pod")
+        claim = ctx.sandboxes.get("SandboxClaim", ctx.namespace, "retain-0")
+        assert expired(claim) and finished(claim), f"after cleanup the claim's conditions are {conditions_of(claim)}"
+        seen = claims.find(is_named("retain-0", deleting)) or claims.find(is_named("retain-0", deleted=True))
+        assert seen is None and not deleting(claim), "policy Retain: the expired claim itself was deleted"
+        ctx.note(f"Sandbox retain-0 gone {gone.at:.3f} (monotonic); the Retain claim kept its conditions {conditions_of(claim)}")
+
 TESTS = [
     ConformanceTest("SandboxExpiry", "at shutdownTime Pod and Service go; Retain keeps the Sandbox (SandboxExpired, Finished kept), "
                     "Delete removes it", PROFILE, ("SandboxExpiry",), sandbox_expiry, latency=True),
     ConformanceTest("ClaimTTL", "a finished claim goes after ttlSecondsAfterFinished; the earlier of shutdownTime and TTL wins; "
                     "no TTL keeps it; DeleteForeground waits for the pod", PROFILE, ("ClaimTTL",), claim_ttl, latency=True),
+    ConformanceTest("ClaimTTLCleanup", "a finished DeleteForeground claim goes in the foreground after its TTL; a Retain claim with "
+                    "TTL 0 keeps ClaimExpired and Finished while and after its Sandbox is cleaned up", PROFILE, ("ClaimTTL",),
+                    claim_ttl_cleanup),
 ]

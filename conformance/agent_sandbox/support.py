@@ -77,34 +77,42 @@ def require_fields(ctx: SuiteContext, feature: str, fields: dict[str, list[str]]
         ctx.unsupported([feature], f"the served {ctx.sandboxes.version} schema has no {', '.join(missing)}")
 
 
-def hold_pod(ctx: SuiteContext, name: str) -> None:
-    """Put our finalizer on the pod (it lingers, Terminating, once deleted) and release it at the end."""
-    _edit_finalizers(ctx, name, lambda kept: [*kept, HOLD] if HOLD not in kept else kept)
-    ctx.defer(lambda: release_pod(ctx, name))
+def hold_pod(ctx: SuiteContext, name: str, kind: str = "Pod") -> None:
+    """Put our finalizer on the pod (or the agent-sandbox object of ``kind``): once deleted it
+    lingers, Terminating, until we drop it, at the latest at the end of the test."""
+    _edit_finalizers(ctx, kind, name, lambda kept: [*kept, HOLD] if HOLD not in kept else kept)
+    ctx.defer(lambda: release_pod(ctx, name, kind))
 
 
-def release_pod(ctx: SuiteContext, name: str) -> None:
-    _edit_finalizers(ctx, name, lambda kept: [f for f in kept if f != HOLD])
+def release_pod(ctx: SuiteContext, name: str, kind: str = "Pod") -> None:
+    _edit_finalizers(ctx, kind, name, lambda kept: [f for f in kept if f != HOLD])
 
 
-CONFLICT_RETRIES = 20  # a pod's status moves under us (the node, the controller); each retry re-reads it
+CONFLICT_RETRIES = 20  # an object's status moves under us (the node, the controller); each retry re-reads it
 
 
-def _edit_finalizers(ctx: SuiteContext, name: str, edit: Callable[[list[str]], list[str]]) -> None:
-    """Read-modify-write of the pod's finalizers, guarded by resourceVersion so a finalizer someone
-    else added meanwhile is never dropped; a 409 means the pod changed since we read it: read again."""
+def _read(ctx: SuiteContext, kind: str, name: str) -> Obj:
+    if kind == "Pod":
+        return ctx.api.sanitize_for_serialization(ctx.core.read_namespaced_pod(name, ctx.namespace))  # type: ignore[no-any-return]
+    return ctx.sandboxes.get(kind, ctx.namespace, name)
+
+
+def _edit_finalizers(ctx: SuiteContext, kind: str, name: str, edit: Callable[[list[str]], list[str]]) -> None:
+    """Read-modify-write of the object's finalizers, guarded by resourceVersion so a finalizer someone
+    else added meanwhile is never dropped; a 409 means the object changed since we read it: read again."""
     for _ in range(CONFLICT_RETRIES):
-        meta = ctx.core.read_namespaced_pod(name, ctx.namespace).metadata
-        assert meta is not None
-        finalizers = edit(list(meta.finalizers or []))
+        meta = _read(ctx, kind, name)["metadata"]
+        body = {"metadata": {"finalizers": edit(list(meta.get("finalizers") or [])) or None, "resourceVersion": meta["resourceVersion"]}}
         try:
-            ctx.core.patch_namespaced_pod(name, ctx.namespace, {"metadata": {"finalizers": finalizers or None,
-                                                                             "resourceVersion": meta.resource_version}})
+            if kind == "Pod":
+                ctx.core.patch_namespaced_pod(name, ctx.namespace, body)
+            else:
+                ctx.sandboxes.patch(kind, ctx.namespace, name, body)
             return
         except ApiException as exc:
             if exc.status != 409:
                 raise
-    raise AssertionError(f"pod {ctx.namespace}/{name}: its finalizers could not be changed in {CONFLICT_RETRIES} tries: "
+    raise AssertionError(f"{kind} {ctx.namespace}/{name}: its finalizers could not be changed in {CONFLICT_RETRIES} tries: "
                          "every write conflicted with another writer")
 
 
