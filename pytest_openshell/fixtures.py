@@ -155,6 +155,15 @@ def service_options(request: pytest.FixtureRequest, reference_faults: frozenset[
 
 
 @pytest.fixture(scope="session")
+def driver_namespace_present(service_options: ServiceOptions, k8s_api: k8s.ApiClient) -> None:
+    """Once per session, before the first test in an external driver's namespace: that it exists."""
+    try:
+        service_options.require_driver_namespace(k8s_api)
+    except HarnessError as exc:
+        pytest.exit(f"pytest-openshell: {exc}", returncode=3)
+
+
+@pytest.fixture(scope="session")
 def helm_gateway(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[DeployedGateway]:
     """The gateway deployed with Helm (--openshell-gateway=helm), its port-forward held for the session."""
     config = request.config
@@ -235,6 +244,8 @@ def conformance(request: pytest.FixtureRequest, cluster: Cluster, agent_sandbox:
         pytest.skip(reason)
     request.node.user_properties.append((PROPERTY_ENVIRONMENT, json.dumps(cluster_environment(cluster))))
     shared = service_options.shared_namespace(record.profile)
+    if shared:
+        request.getfixturevalue("driver_namespace_present")
     name = shared or namespace_factory.create(record.short_name)
     ctx = SuiteContext(record, cluster, agent_sandbox, k8s_api, name, suite_config, request.node.user_properties,
                        step_hook=step_hook(request.config), evidence=allure_evidence(request.config), namespaces=namespace_factory,

@@ -18,6 +18,7 @@ from pytest_openshell.fixtures import (
     agent_sandbox,
     cluster,
     conformance,
+    driver_namespace_present,
     helm_gateway,
     k8s_api,
     namespace,
@@ -39,8 +40,8 @@ from pytest_openshell.results.model import PROPERTY_TEST
 from pytest_openshell.suite import ConformanceTest, Selection, load_catalogue
 from pytest_openshell.xdist_roles import is_controller, is_worker
 
-__all__ = ["agent_sandbox", "cluster", "conformance", "helm_gateway", "k8s_api", "namespace", "namespace_factory", "reference_faults",
-           "service_options", "suite_config", "upgrade_crd_mode"]
+__all__ = ["agent_sandbox", "cluster", "conformance", "driver_namespace_present", "helm_gateway", "k8s_api", "namespace",
+           "namespace_factory", "reference_faults", "service_options", "suite_config", "upgrade_crd_mode"]
 COLLECTOR = "openshell-results"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from kubernetes import client as k8s
 
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2 as cpb
 from pytest_openshell._proto.openshell.compute.v1 import compute_driver_pb2_grpc as cpb_grpc
@@ -122,6 +123,21 @@ class ServiceOptions:
             what = "an external driver (--openshell-driver-socket)" if self.driver_socket else "an external gateway's compute driver"
             raise HarnessError(f"{what} serves one namespace of its own",
                                fix="name it with --openshell-driver-namespace (dedicate it to the run: the suites delete what they create there)")
+
+    def require_driver_namespace(self, api: k8s.ApiClient) -> None:
+        """With the cluster up: the external driver's namespace exists. A driver given a missing one
+        fails every create with its own 404 (upstream's does), one red test per case; say it once."""
+        if not (self.external and self.driver_namespace):
+            return
+        try:
+            k8s.CoreV1Api(api).read_namespace(self.driver_namespace)
+        except k8s.ApiException as exc:
+            if exc.status != 404:
+                raise
+            raise HarnessError(f"--openshell-driver-namespace {self.driver_namespace}: no such namespace on the cluster "
+                               "(the driver under test creates its sandboxes there; drivers do not create it)",
+                               fix=f"create it first (kubectl create namespace {self.driver_namespace}), "
+                                   "or name the namespace the driver was started with") from None
 
     def tls_material(self) -> tuple[bytes | None, bytes | None, bytes | None]:
         """The gateway's CA, the client key and the client certificate, read from their files."""

@@ -157,9 +157,10 @@ def newest(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def run(cluster: Cluster, tmp_path: Path, tests: list[str]) -> tuple[dict[str, str], dict[str, str], str]:
     """The shipped lifecycle profile against the cluster, as a user runs it: outcomes and failure headlines."""
     results, junit = tmp_path / "results.json", tmp_path / "junit.xml"
+    # "[Name]" matches one parametrized id exactly: a bare -k ClaimTTL also selects ClaimTTLCleanup.
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_openshell.cli", "-q", "--openshell-cluster=existing", f"--kubeconfig={cluster.kubeconfig}",
-         "--openshell-profile=agent-sandbox-lifecycle", "-k", " or ".join(tests), f"--openshell-results-json={results}",
+         "--openshell-profile=agent-sandbox-lifecycle", "-k", " or ".join(f"[{t}]" for t in tests), f"--openshell-results-json={results}",
          f"--junitxml={junit}", f"--openshell-report={tmp_path / 'report.yaml'}", *TIMEOUTS],
         capture_output=True, text=True, timeout=900, cwd=tmp_path, env=dict(os.environ),
     )

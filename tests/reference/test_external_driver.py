@@ -125,3 +125,25 @@ def test_external_driver_dying_mid_run_leaves_its_namespace_as_found(cluster: Cl
     # One failure is reported once: no test fails in its call and again (as an error) in its teardown.
     assert "error" not in outcomes.values() and " error" not in out.splitlines()[-1], out[-3000:]
     assert _objects(k8s_api, sandbox_namespace) == before, "the dead driver's objects were left in its namespace"
+
+
+def test_external_driver_namespace_missing_is_one_clear_message(cluster: Cluster, k8s_api: k8s.ApiClient, sockdir: Path,
+                                                                tmp_path: Path) -> None:
+    """Upstream's driver does not create its namespace; without this check every case failed with the
+    driver's own 404 (24 red tests, seen against upstream). One line naming the fix, exit 3, nothing made."""
+    missing = f"osh-missing-{os.getpid()}"
+    socket = sockdir / "driver.sock"
+    with server_process("pytest_openshell.reference.driver", "--socket", str(socket), "--kubeconfig", str(cluster.kubeconfig),
+                        "--namespace", missing, "--gateway-id", "vendor"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest_openshell.cli", "-q", f"--openshell-profile={PROFILES}", "--openshell-cluster=existing",
+             f"--kubeconfig={cluster.kubeconfig}", f"--openshell-driver-socket={socket}", f"--openshell-driver-namespace={missing}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out[-3000:]
+    lines = [line for line in out.splitlines() if "pytest-openshell:" in line]
+    assert len(lines) == 1 and f"--openshell-driver-namespace {missing}: no such namespace" in lines[0] \
+        and "kubectl create namespace" in lines[0], out[-3000:]
+    assert " failed" not in out.splitlines()[-1], out[-2000:]
+    names = [n.metadata.name for n in k8s.CoreV1Api(k8s_api).list_namespace().items]
+    assert missing not in names
